@@ -1,0 +1,1 @@
+"""Schema, engine and migrations."""

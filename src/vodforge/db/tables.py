@@ -1,0 +1,149 @@
+"""The schema as SQLAlchemy Core tables; Alembic migrations must produce exactly this.
+
+Times are UTC epoch seconds (double precision) so that SQLite and PostgreSQL compare them the
+same way and tests can drive every transition with a fake clock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UUID = String(36)
+Time = Float(precision=53)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text),
+    Column("created_at", Time, nullable=False),
+)
+
+videos = Table(
+    "videos",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("source_key", Text),
+    Column("source_bytes", BigInteger),
+    # Probe results (JSON text): duration, size, fps, codecs, has_audio, rotation.
+    Column("probe", Text),
+    Column("duration_s", Float),
+    Column("width", Integer),
+    Column("height", Integer),
+    # The published package (JSON text): prefix, master key, renditions, poster, thumbnail.
+    # Set only in the transaction that completes the job whose attempt produced it.
+    Column("package", Text),
+    Column("current_job_id", UUID),
+    Column("error_code", String(40)),
+    Column("error_message", Text),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index(None, "tenant_id", "created_at"),
+    Index(None, "status"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("video_id", UUID, ForeignKey("videos.id"), nullable=False),
+    Column("tenant_id", UUID, ForeignKey("tenants.id"), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("attempt_count", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False),
+    Column("lease_token", UUID),
+    Column("leased_by", String(200)),
+    Column("leased_until", Time),
+    Column("last_heartbeat_at", Time),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    Column("run_after", Time),
+    Column("executor_ref", Text),
+    Column("dispatched_at", Time),
+    Column("dispatch_error", Text),
+    Column("last_error_code", String(40)),
+    Column("last_error_message", Text),
+    # Why and by whom the latest transition happened; the job_events trigger copies them so
+    # an event row can never be forgotten by a code path.
+    Column("transition_reason", Text),
+    Column("transition_by", String(200)),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("finished_at", Time),
+    Index(None, "video_id"),
+    # Partial indexes keep claim and scan cost proportional to live jobs, not to history.
+    Index(
+        "ix_jobs_claimable",
+        "priority",
+        "created_at",
+        postgresql_where=text("state IN ('QUEUED', 'RETRY_WAIT')"),
+        sqlite_where=text("state IN ('QUEUED', 'RETRY_WAIT')"),
+    ),
+    Index(
+        "ix_jobs_running_lease",
+        "leased_until",
+        postgresql_where=text("state = 'RUNNING'"),
+        sqlite_where=text("state = 'RUNNING'"),
+    ),
+    Index(
+        "ix_jobs_running_tenant",
+        "tenant_id",
+        postgresql_where=text("state = 'RUNNING'"),
+        sqlite_where=text("state = 'RUNNING'"),
+    ),
+)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("job_id", UUID, ForeignKey("jobs.id"), nullable=False),
+    Column("at", Time, nullable=False),
+    Column("from_state", String(20)),
+    Column("to_state", String(20), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("reason", Text),
+    Column("worker_id", String(200)),
+    Index(None, "job_id", "id"),
+)
+
+# Live telemetry when no Redis is configured: never the jobs table (SPEC §5).
+video_progress = Table(
+    "video_progress",
+    metadata,
+    Column("video_id", UUID, primary_key=True),
+    Column("tenant_id", UUID, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("heartbeat_at", Time),
+)

@@ -1,0 +1,1 @@
+"""The pure core: states, transitions and decisions, with no I/O."""

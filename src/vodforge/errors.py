@@ -1,0 +1,89 @@
+"""The one root exception and the stable error codes that users and scripts see."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable codes stored on videos and printed by the CLI and API."""
+
+    # Rejected input (permanent: never retried).
+    INVALID_INPUT = "INVALID_INPUT"
+    NO_VIDEO_STREAM = "NO_VIDEO_STREAM"
+    INPUT_TOO_LARGE = "INPUT_TOO_LARGE"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    # Failures of the machinery (retryable unless attempts are exhausted).
+    TRANSCODE_FAILED = "TRANSCODE_FAILED"
+    TRANSCODE_TIMEOUT = "TRANSCODE_TIMEOUT"
+    OUTPUT_INVALID = "OUTPUT_INVALID"
+    STORAGE_ERROR = "STORAGE_ERROR"
+    WORKER_LOST = "WORKER_LOST"
+    ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # Operator and API errors.
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    CONFIG_ERROR = "CONFIG_ERROR"
+
+
+class VodforgeError(Exception):
+    """Something went wrong in vodforge."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+    retryable: bool = False
+
+    def __init__(self, message: str | None = None, *, code: ErrorCode | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(VodforgeError):
+    """The configuration is invalid."""
+
+    code = ErrorCode.CONFIG_ERROR
+
+
+class NotFound(VodforgeError):
+    """No such object."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(VodforgeError):
+    """The object is not in a state that allows this."""
+
+    code = ErrorCode.CONFLICT
+
+
+class InputRejected(VodforgeError):
+    """The uploaded file was rejected; retrying will not help."""
+
+    code = ErrorCode.INVALID_INPUT
+    retryable = False
+
+
+class RetryableError(VodforgeError):
+    """A failure that another attempt may not repeat (signal, timeout, storage 5xx)."""
+
+    code = ErrorCode.TRANSCODE_FAILED
+    retryable = True
+
+
+class PermanentError(VodforgeError):
+    """A failure that another attempt would repeat."""
+
+    code = ErrorCode.TRANSCODE_FAILED
+    retryable = False
+
+
+class StopRequested(VodforgeError):
+    """The job was told to stop (cancel or lost lease); its result must not be used."""
+
+    code = ErrorCode.INTERNAL_ERROR

@@ -1,0 +1,212 @@
+-- The statements that move jobs between states. Each is one conditional statement:
+-- it changes a row only if the row is still in the state (and, for worker writes, still
+-- under the lease token) the caller believes, so two actors can never both win.
+-- Blocks are named "-- name --"; "-- name[dialect] --" overrides for one dialect.
+-- The job_events triggers (migration 0001) append the history row for every transition,
+-- copying transition_reason and transition_by.
+
+-- claim_job[postgresql] --
+-- Fair claiming: the tenant with the fewest RUNNING jobs first, then priority, then age.
+WITH busy AS (
+    SELECT tenant_id, count(*) AS running
+    FROM jobs WHERE state = 'RUNNING'
+    GROUP BY tenant_id
+), candidate AS (
+    SELECT jobs.id
+    FROM jobs LEFT JOIN busy ON busy.tenant_id = jobs.tenant_id
+    WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT')
+      AND (jobs.state = 'QUEUED' OR jobs.run_after <= :now)
+    ORDER BY coalesce(busy.running, 0), jobs.priority DESC, jobs.created_at, jobs.id
+    LIMIT 1
+    FOR UPDATE OF jobs SKIP LOCKED
+)
+UPDATE jobs SET
+    state = 'RUNNING', attempt_count = jobs.attempt_count + 1,
+    lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
+    last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+    transition_reason = 'claimed', transition_by = :worker
+FROM candidate
+WHERE jobs.id = candidate.id
+RETURNING jobs.id, jobs.video_id, jobs.tenant_id, jobs.attempt_count, jobs.max_attempts,
+          jobs.lease_token, jobs.cancel_requested
+
+-- claim_job[sqlite] --
+-- Runs inside BEGIN IMMEDIATE: the write lock is held from the SELECT to the UPDATE.
+UPDATE jobs SET
+    state = 'RUNNING', attempt_count = attempt_count + 1,
+    lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
+    last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+    transition_reason = 'claimed', transition_by = :worker
+WHERE id = (
+    SELECT jobs.id
+    FROM jobs LEFT JOIN (
+        SELECT tenant_id, count(*) AS running
+        FROM jobs WHERE state = 'RUNNING'
+        GROUP BY tenant_id
+    ) AS busy ON busy.tenant_id = jobs.tenant_id
+    WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT')
+      AND (jobs.state = 'QUEUED' OR jobs.run_after <= :now)
+    ORDER BY coalesce(busy.running, 0), jobs.priority DESC, jobs.created_at, jobs.id
+    LIMIT 1
+)
+RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
+
+-- claim_job_by_id --
+-- The container entry point (run-job JOB_ID) claims exactly the job it was started for.
+UPDATE jobs SET
+    state = 'RUNNING', attempt_count = attempt_count + 1,
+    lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
+    last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+    transition_reason = 'claimed', transition_by = :worker
+WHERE id = :job_id
+  AND (state = 'QUEUED' OR (state = 'RETRY_WAIT' AND run_after <= :now))
+RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
+
+-- renew_lease --
+UPDATE jobs SET leased_until = :now + :ttl, last_heartbeat_at = :now
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+RETURNING cancel_requested
+
+-- complete_job --
+-- A cancel that arrived after the last heartbeat wins over the result.
+UPDATE jobs SET
+    state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'SUCCEEDED' END,
+    lease_token = NULL, leased_until = NULL, finished_at = :now, updated_at = :now,
+    transition_reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+    transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+RETURNING video_id, state
+
+-- fail_job_retryable --
+UPDATE jobs SET
+    state = CASE
+        WHEN cancel_requested THEN 'CANCELLED'
+        WHEN attempt_count >= max_attempts THEN 'DEAD'
+        ELSE 'RETRY_WAIT' END,
+    run_after = :run_after, dispatched_at = NULL,
+    lease_token = NULL, leased_until = NULL,
+    last_error_code = :code, last_error_message = :message,
+    finished_at = CASE WHEN cancel_requested OR attempt_count >= max_attempts
+                       THEN :now ELSE NULL END,
+    updated_at = :now, transition_reason = :reason, transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+RETURNING video_id, state
+
+-- fail_job_permanent --
+UPDATE jobs SET
+    state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'FAILED' END,
+    lease_token = NULL, leased_until = NULL,
+    last_error_code = :code, last_error_message = :message,
+    finished_at = :now, updated_at = :now, transition_reason = :reason, transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+RETURNING video_id, state
+
+-- finish_cancelled --
+UPDATE jobs SET
+    state = 'CANCELLED', lease_token = NULL, leased_until = NULL,
+    finished_at = :now, updated_at = :now,
+    transition_reason = 'cancelled: worker stopped the job', transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token AND cancel_requested
+RETURNING video_id, state
+
+-- release_job --
+-- Graceful shutdown gives the job back at once; the interrupted attempt is not counted.
+UPDATE jobs SET
+    state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'QUEUED' END,
+    attempt_count = CASE WHEN cancel_requested THEN attempt_count ELSE attempt_count - 1 END,
+    lease_token = NULL, leased_until = NULL, dispatched_at = NULL,
+    finished_at = CASE WHEN cancel_requested THEN :now ELSE NULL END,
+    updated_at = :now, transition_reason = 'released: worker shutting down',
+    transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+RETURNING video_id, state
+
+-- expire_stale_leases[postgresql] --
+-- An expired lease counts as an attempt; the job is due again at once (same job id).
+UPDATE jobs SET
+    state = CASE
+        WHEN cancel_requested THEN 'CANCELLED'
+        WHEN attempt_count >= max_attempts THEN 'DEAD'
+        ELSE 'RETRY_WAIT' END,
+    run_after = :now, dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
+    last_error_code = 'WORKER_LOST',
+    last_error_message = 'lease expired: worker ' || coalesce(leased_by, '?') || ' stopped heartbeating',
+    finished_at = CASE WHEN cancel_requested OR attempt_count >= max_attempts
+                       THEN :now ELSE NULL END,
+    updated_at = :now, transition_reason = 'lease expired', transition_by = :scanner
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state = 'RUNNING' AND leased_until < :now
+    ORDER BY leased_until
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+)
+  AND state = 'RUNNING' AND leased_until < :now
+RETURNING id, video_id, tenant_id, state, attempt_count, max_attempts
+
+-- expire_stale_leases[sqlite] --
+UPDATE jobs SET
+    state = CASE
+        WHEN cancel_requested THEN 'CANCELLED'
+        WHEN attempt_count >= max_attempts THEN 'DEAD'
+        ELSE 'RETRY_WAIT' END,
+    run_after = :now, dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
+    last_error_code = 'WORKER_LOST',
+    last_error_message = 'lease expired: worker ' || coalesce(leased_by, '?') || ' stopped heartbeating',
+    finished_at = CASE WHEN cancel_requested OR attempt_count >= max_attempts
+                       THEN :now ELSE NULL END,
+    updated_at = :now, transition_reason = 'lease expired', transition_by = :scanner
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state = 'RUNNING' AND leased_until < :now
+    ORDER BY leased_until
+    LIMIT :batch
+)
+  AND state = 'RUNNING' AND leased_until < :now
+RETURNING id, video_id, tenant_id, state, attempt_count, max_attempts
+
+-- cancel_job --
+-- Waiting jobs end at once; a running one is flagged and ended by its worker (or scanner).
+UPDATE jobs SET
+    state = CASE WHEN state = 'RUNNING' THEN state ELSE 'CANCELLED' END,
+    cancel_requested = true,
+    finished_at = CASE WHEN state = 'RUNNING' THEN finished_at ELSE :now END,
+    updated_at = :now,
+    transition_reason = CASE WHEN state = 'RUNNING' THEN 'cancel requested' ELSE 'cancelled' END,
+    transition_by = :actor
+WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT', 'RUNNING') AND NOT cancel_requested
+RETURNING video_id, state
+
+-- mark_dead --
+UPDATE jobs SET
+    state = 'DEAD', lease_token = NULL, leased_until = NULL,
+    last_error_code = 'DEAD_LETTERED', last_error_message = :message,
+    finished_at = :now, updated_at = :now, transition_reason = :reason, transition_by = :actor
+WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
+RETURNING video_id, state
+
+-- mark_dispatched --
+UPDATE jobs SET dispatched_at = :now, executor_ref = :ref, dispatch_error = NULL
+WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
+
+-- record_dispatch_error --
+UPDATE jobs SET dispatched_at = NULL, dispatch_error = :error
+WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
+
+-- jobs_due_for_dispatch --
+SELECT id FROM jobs
+WHERE state IN ('QUEUED', 'RETRY_WAIT') AND dispatched_at IS NULL
+  AND (state = 'QUEUED' OR run_after <= :now)
+ORDER BY priority DESC, created_at
+LIMIT :batch
+
+-- stalled_dispatches --
+SELECT id, executor_ref, dispatched_at FROM jobs
+WHERE state IN ('QUEUED', 'RETRY_WAIT') AND dispatched_at < :before
+ORDER BY dispatched_at
+LIMIT :batch
+
+-- backlog --
+SELECT state, count(*) AS n FROM jobs
+WHERE state IN ('QUEUED', 'RETRY_WAIT', 'RUNNING')
+GROUP BY state

@@ -1,0 +1,143 @@
+"""Frozen records that cross the repository boundary: claimed jobs, job and video rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vodforge.domain.states import JobState, VideoStatus
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker holds a lease on; every write it makes is fenced by lease_token."""
+
+    id: str
+    video_id: str
+    tenant_id: str
+    attempt: int
+    max_attempts: int
+    lease_token: str
+    worker_id: str
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    video_id: str
+    tenant_id: str
+    state: JobState
+    attempt_count: int
+    max_attempts: int
+    lease_token: str | None
+    leased_by: str | None
+    leased_until: float | None
+    last_heartbeat_at: float | None
+    cancel_requested: bool
+    run_after: float | None
+    executor_ref: str | None
+    dispatched_at: float | None
+    dispatch_error: str | None
+    last_error_code: str | None
+    last_error_message: str | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> JobRecord:
+        return cls(
+            **{name: row[name] for name in cls.__dataclass_fields__ if name != "state"},
+            state=JobState(row["state"]),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state.value,
+            "attempt_count": self.attempt_count,
+            "max_attempts": self.max_attempts,
+        }
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    id: str
+    tenant_id: str
+    title: str
+    status: VideoStatus
+    source_key: str | None
+    source_bytes: int | None
+    probe: dict[str, Any] | None
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    package: dict[str, Any] | None
+    current_job_id: str | None
+    error_code: str | None
+    error_message: str | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> VideoRecord:
+        fields = {name: row[name] for name in cls.__dataclass_fields__}
+        fields["status"] = VideoStatus(row["status"])
+        fields["probe"] = json.loads(row["probe"]) if row["probe"] else None
+        fields["package"] = json.loads(row["package"]) if row["package"] else None
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    id: int
+    job_id: str
+    at: float
+    from_state: JobState | None
+    to_state: JobState
+    attempt: int
+    reason: str | None
+    worker_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "at": self.at,
+            "from": self.from_state.value if self.from_state else None,
+            "to": self.to_state.value,
+            "attempt": self.attempt,
+            "reason": self.reason,
+            "worker": self.worker_id,
+        }
+
+
+@dataclass(frozen=True)
+class ExpiredLease:
+    job_id: str
+    video_id: str
+    tenant_id: str
+    state: JobState
+    attempt_count: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class Backlog:
+    queued: int
+    retry_wait: int
+    running: int
+
+    @property
+    def backlog(self) -> int:
+        return self.queued + self.retry_wait
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "queued": self.queued,
+            "retry_wait": self.retry_wait,
+            "backlog": self.backlog,
+            "running": self.running,
+        }

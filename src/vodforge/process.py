@@ -1,0 +1,181 @@
+"""Runs one child process in its own process group and stops it on request.
+
+Stopping follows SPEC §2: SIGTERM to the group, up to 15 s, then SIGKILL and wait. Only the
+group this supervisor started is ever signalled, so a stop can never hit another job's ffmpeg.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+STOP_GRACE_S = 15.0
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """Limits set in the child before exec (RLIMIT_AS in bytes, RLIMIT_CPU in seconds)."""
+
+    address_space_bytes: int | None = None
+    cpu_seconds: int | None = None
+    nice: int = 0
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stderr_tail: str
+    stopped: bool
+    stop_reason: str | None
+    timed_out: bool
+    wall_s: float
+    cpu_s: float
+    # Peak resident set of the child (and its own children), from wait4's rusage.
+    max_rss_kb: int
+
+    @property
+    def killed_by_signal(self) -> int | None:
+        return -self.returncode if self.returncode < 0 else None
+
+
+class StopToken:
+    """Set once by whoever decides the job must stop (heartbeat, shutdown, cancel)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+def _preexec(limits: ResourceLimits | None) -> Callable[[], None]:
+    def setup() -> None:
+        # A new session makes the child lead its own process group, so killpg reaches
+        # everything it spawns and nothing else.
+        os.setsid()
+        if limits is None:
+            return
+        if limits.address_space_bytes:
+            cap = limits.address_space_bytes
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        if limits.cpu_seconds:
+            resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        if limits.nice:
+            os.nice(limits.nice)
+
+    return setup
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM the child's group, wait up to grace_s, then SIGKILL and wait."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace_s)
+    # The leader may have exited while members linger: kill whatever is left of the group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_child(
+    argv: Sequence[str],
+    *,
+    stop: StopToken | None = None,
+    timeout_s: float | None = None,
+    limits: ResourceLimits | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
+    cwd: Path | None = None,
+    stderr_tail_lines: int = 40,
+    grace_s: float = STOP_GRACE_S,
+) -> ChildResult:
+    """Run argv to completion, a stop request or the timeout; never raises on exit codes.
+
+    stdout is read line by line (ffmpeg's -progress pipe:1) and stderr is kept as a tail
+    for error messages. stdin is closed so a child can never wait on a terminal.
+    """
+    started = time.monotonic()
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        preexec_fn=_preexec(limits),  # noqa: PLW1509 - setsid/rlimits must run in the child
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    tail: deque[str] = deque(maxlen=stderr_tail_lines)
+
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            tail.append(raw.decode("utf-8", "replace").rstrip())
+
+    def pump_stdout() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            if on_stdout_line is not None:
+                with contextlib.suppress(Exception):
+                    on_stdout_line(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    readers = [threading.Thread(target=pump_stderr, daemon=True)]
+    readers.append(threading.Thread(target=pump_stdout, daemon=True))
+    for reader in readers:
+        reader.start()
+
+    stopped = timed_out = False
+    deadline = None if timeout_s is None else started + timeout_s
+    while proc.poll() is None:
+        if stop is not None and stop.requested:
+            stopped = True
+            stop_process_group(proc, grace_s)
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out = True
+            stop_process_group(proc, grace_s)
+            break
+        if stop is not None:
+            stop.wait(0.1)
+        else:
+            time.sleep(0.1)
+    returncode = proc.wait()
+    for reader in readers:
+        reader.join(timeout=5)
+    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (usage_after.ru_utime - usage_before.ru_utime) + (
+        usage_after.ru_stime - usage_before.ru_stime
+    )
+    return ChildResult(
+        argv=tuple(argv),
+        returncode=returncode,
+        stderr_tail="\n".join(tail),
+        stopped=stopped,
+        stop_reason=stop.reason if (stop is not None and stopped) else None,
+        timed_out=timed_out,
+        wall_s=time.monotonic() - started,
+        cpu_s=cpu_s,
+        max_rss_kb=usage_after.ru_maxrss,
+    )

@@ -1,0 +1,152 @@
+"""Settings read once from VODFORGE_* variables at the edge (CLI entry) and passed in."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from vodforge.errors import ConfigError
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """What an upload may be before the probe rejects it (SPEC §5)."""
+
+    max_file_bytes: int = 20 * GIB
+    max_duration_s: float = 6 * 3600.0
+    max_width: int = 7680
+    max_height: int = 4320
+    max_fps: float = 120.0
+    probe_timeout_s: float = 30.0
+
+    @property
+    def max_pixels(self) -> int:
+        return self.max_width * self.max_height
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./vodforge-data")
+    database_url: str = ""
+    storage_url: str = ""
+    s3_endpoint_url: str | None = None
+    redis_url: str | None = None
+    executor: str = "local"
+    batch_job_queue: str | None = None
+    batch_job_definition: str | None = None
+    heartbeat_s: float = 5.0
+    lease_ttl_s: float = 30.0
+    scan_interval_s: float = 5.0
+    max_attempts: int = 5
+    backoff_base_s: float = 10.0
+    backoff_cap_s: float = 600.0
+    # Fallback poll when no wake-up arrives (LISTEN/NOTIFY or in-process signal).
+    poll_interval_s: float = 1.0
+    internal_token: str = ""
+    internal_token_generated: bool = False
+    ffmpeg_path: str | None = None
+    # The job's work, as "module:callable"; the media pipeline unless a test swaps it.
+    work: str = "vodforge.pipeline.work:transcode_work"
+    limits: InputLimits = field(default_factory=InputLimits)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.data_dir / "scratch"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(f"VODFORGE_{name}")
+            return value if value not in (None, "") else None
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"VODFORGE_{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise ConfigError(f"VODFORGE_{name} must be positive, got {raw!r}")
+            return value
+
+        data_dir = Path(get("DATA_DIR") or "./vodforge-data").absolute()
+        database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'vodforge.db'}"
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql://" + database_url.removeprefix("postgres://")
+        if not database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigError("VODFORGE_DATABASE_URL must be sqlite:///... or postgresql://...")
+        storage_url = get("STORAGE_URL") or f"file://{data_dir / 'storage'}"
+        if not storage_url.startswith(("file://", "s3://", "memory://")):
+            raise ConfigError("VODFORGE_STORAGE_URL must be file://DIR or s3://bucket/prefix")
+        executor = get("EXECUTOR") or "local"
+        if executor not in ("local", "batch"):
+            raise ConfigError(f"VODFORGE_EXECUTOR must be 'local' or 'batch', got {executor!r}")
+        embedded = database_url.startswith("sqlite")
+
+        internal_token = get("INTERNAL_TOKEN") or ""
+        generated = False
+        if not internal_token:
+            if not embedded:
+                raise ConfigError("VODFORGE_INTERNAL_TOKEN is required outside the embedded mode")
+            internal_token, generated = secrets.token_urlsafe(24), True
+
+        heartbeat_s = number("HEARTBEAT_S", 5.0)
+        lease_ttl_s = number("LEASE_TTL_S", 30.0)
+        if lease_ttl_s <= heartbeat_s:
+            raise ConfigError("VODFORGE_LEASE_TTL_S must be longer than VODFORGE_HEARTBEAT_S")
+        limits = InputLimits(
+            max_file_bytes=int(number("MAX_FILE_BYTES", InputLimits.max_file_bytes)),
+            max_duration_s=number("MAX_DURATION_S", InputLimits.max_duration_s),
+            max_width=int(number("MAX_WIDTH", InputLimits.max_width)),
+            max_height=int(number("MAX_HEIGHT", InputLimits.max_height)),
+            max_fps=number("MAX_FPS", InputLimits.max_fps),
+            probe_timeout_s=number("PROBE_TIMEOUT_S", InputLimits.probe_timeout_s),
+        )
+        settings = cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            storage_url=storage_url,
+            s3_endpoint_url=get("S3_ENDPOINT_URL"),
+            redis_url=get("REDIS_URL"),
+            executor=executor,
+            batch_job_queue=get("BATCH_JOB_QUEUE"),
+            batch_job_definition=get("BATCH_JOB_DEFINITION"),
+            heartbeat_s=heartbeat_s,
+            lease_ttl_s=lease_ttl_s,
+            scan_interval_s=number("SCAN_INTERVAL_S", 5.0),
+            max_attempts=int(number("MAX_ATTEMPTS", 5)),
+            backoff_base_s=number("BACKOFF_BASE_S", 10.0),
+            backoff_cap_s=number("BACKOFF_CAP_S", 600.0),
+            poll_interval_s=number("POLL_INTERVAL_S", 1.0),
+            internal_token=internal_token,
+            internal_token_generated=generated,
+            ffmpeg_path=get("FFMPEG"),
+            work=get("WORK") or cls.work,
+            limits=limits,
+        )
+        if executor == "batch" and not (settings.batch_job_queue and settings.batch_job_definition):
+            raise ConfigError(
+                "VODFORGE_BATCH_JOB_QUEUE and VODFORGE_BATCH_JOB_DEFINITION are required "
+                "when VODFORGE_EXECUTOR=batch"
+            )
+        return settings

@@ -1,0 +1,198 @@
+"""The Storage interface, the key grammar and the key layout shared by every backend."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from vodforge.errors import NotFound
+
+MAX_KEY_BYTES = 1024  # the S3 limit; every backend enforces it so keys stay portable
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".ts": "video/mp2t",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".json": "application/json",
+    ".vtt": "text/vtt",
+}
+
+
+class ObjectNotFound(NotFound):
+    """No stored object has this key."""
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a valid object key, else raise ValueError.
+
+    A key is a relative, '/'-separated path whose segments are non-empty and do not start
+    with '.': no '..', no absolute paths, no hidden names (the local backend uses them for
+    its temporary files), no backslashes or control characters.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError("storage key must be a non-empty string")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise ValueError(f"storage key is longer than {MAX_KEY_BYTES} bytes")
+    if any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in key):
+        raise ValueError(f"storage key has a backslash or control character: {key!r}")
+    for segment in key.split("/"):
+        if not segment:
+            raise ValueError(f"storage key has an empty segment or is absolute: {key!r}")
+        if segment.startswith("."):
+            raise ValueError(f"storage key segment starts with '.': {key!r}")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return `prefix` if it is '' or a key optionally ending in '/', else raise ValueError."""
+    if prefix == "":
+        return prefix
+    check_key(prefix.removesuffix("/"))
+    return prefix
+
+
+def join_key(prefix: str, name: str) -> str:
+    """Join a prefix ('' or ending in '/', or a bare key) and a relative name into a key."""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return check_key(prefix + name)
+
+
+def content_type_for(key: str) -> str:
+    """The Content-Type players expect for an object, chosen by its extension."""
+    suffix = os.path.splitext(key)[1].lower()
+    known = CONTENT_TYPES.get(suffix)
+    if known is not None:
+        return known
+    guessed, _ = mimetypes.guess_type(key, strict=False)
+    return guessed or "application/octet-stream"
+
+
+# Key layout: every object of a video lives under video_prefix(video_id), so deleting a video
+# is one delete_prefix; each attempt writes under its own prefix so a zombie attempt can never
+# overwrite or mix into a published package (SPEC §3.5).
+
+
+def video_prefix(video_id: str) -> str:
+    return f"videos/{_segment(video_id)}/"
+
+
+def source_key(video_id: str, filename_ext: str) -> str:
+    """The key of an uploaded source; `filename_ext` is the extension, e.g. '.mp4' or 'mp4'."""
+    ext = filename_ext.lower().lstrip(".")
+    if ext and not ext.isalnum():
+        raise ValueError(f"bad source extension: {filename_ext!r}")
+    return video_prefix(video_id) + ("source." + ext if ext else "source")
+
+
+def attempt_prefix(video_id: str, job_id: str, attempt: int) -> str:
+    if attempt < 1:
+        raise ValueError(f"attempt numbers start at 1, got {attempt}")
+    return f"{video_prefix(video_id)}attempts/{_segment(job_id)}-{attempt}/"
+
+
+def _segment(value: str) -> str:
+    if "/" in value:
+        raise ValueError(f"id must not contain '/': {value!r}")
+    return check_key(value)
+
+
+class Storage(ABC):
+    """Where sources and published packages live: a flat namespace of '/'-separated keys.
+
+    Prefixes are plain string prefixes, as in S3: 'videos/a' also matches 'videos/ab/x';
+    the layout helpers return prefixes ending in '/'.
+    """
+
+    # Files uploaded at once by upload_dir; remote backends raise it to hide latency.
+    upload_workers: int = 1
+
+    @abstractmethod
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> None: ...
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
+
+    @abstractmethod
+    def download_file(self, key: str, path: Path) -> None:
+        """Copy an object to `path` (parents created); ObjectNotFound when missing."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object; ObjectNotFound when missing."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key starting with `prefix`, sorted."""
+
+    @abstractmethod
+    def delete_key(self, key: str) -> None:
+        """Delete one object; deleting a missing key is not an error."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a non-empty prefix; return how many were deleted."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise if the backend cannot be used now (for `doctor` and readiness checks)."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file that holds `key` (it may not exist), or None if objects are not files."""
+        check_key(key)
+        return None
+
+    def presigned_url(self, key: str, expires_s: int) -> str | None:
+        """A URL that reads `key` without credentials until it expires, if the backend has one."""
+        check_key(key)
+        return None
+
+    def upload_dir(self, prefix: str, local_dir: Path) -> list[str]:
+        """Upload every file under `local_dir` to prefix + its relative path; return the keys.
+
+        Content types come from the extensions. Keys are checked before anything is sent, so
+        a file with an unusable name fails the whole upload up front.
+        """
+        check_prefix(prefix)
+        local_dir = Path(local_dir)
+        if not local_dir.is_dir():
+            raise FileNotFoundError(f"not a directory: {local_dir}")
+        files = sorted(p for p in local_dir.rglob("*") if p.is_file())
+        plan = [(join_key(prefix, p.relative_to(local_dir).as_posix()), p) for p in files]
+        uploads: list[Callable[[], None]] = [
+            _bind_put(self, key, path, content_type_for(key)) for key, path in plan
+        ]
+        _run_all(uploads, self.upload_workers)
+        return [key for key, _ in plan]
+
+
+def _bind_put(storage: Storage, key: str, path: Path, content_type: str) -> Callable[[], None]:
+    return lambda: storage.put_file(key, path, content_type)
+
+
+def _run_all(tasks: list[Callable[[], None]], workers: int) -> None:
+    """Run tasks on up to `workers` threads; stop scheduling and re-raise the first failure."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                future.result()

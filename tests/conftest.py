@@ -1,0 +1,79 @@
+"""Fixtures shared by every tier: throwaway databases on SQLite and PostgreSQL, a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.support.databases import (
+    PostgresDatabases,
+    SqliteDatabases,
+    fresh_database,
+    pg_reachable,
+    require_service,
+)
+from vodforge.db.engine import make_engine
+from vodforge.jobs.repository import JobRepository
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class FakeClock:
+    """A clock the test moves by hand; every repository timestamp comes from it."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PostgresDatabases | None]:
+    if not pg_reachable():
+        yield None
+        return
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def sqlite_databases(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabases:
+    return SqliteDatabases(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest,
+    pg_databases: PostgresDatabases | None,
+    sqlite_databases: SqliteDatabases,
+    tmp_path: Path,
+) -> Iterator[str]:
+    if request.param == "postgresql":
+        require_service("PostgreSQL", pg_databases is not None)
+    with fresh_database(request.param, pg_databases, sqlite_databases, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url, pool_size=10)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def repo(engine: Engine, clock: FakeClock) -> JobRepository:
+    return JobRepository(engine, lease_ttl_s=30.0, max_attempts=3, clock=clock)
