@@ -70,7 +70,7 @@ def output_fps(source_fps: float, cap: float = MAX_FPS) -> float:
     if not source_fps > 0 or math.isinf(source_fps):
         return FALLBACK_FPS
     divisor = max(1, math.ceil(source_fps / cap - 1e-9))
-    return round(source_fps / divisor, 3)
+    return source_fps if divisor == 1 else round(source_fps / divisor, 3)
 
 
 def _even_down(value: float) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from vodforge.errors import ConfigError
+from vodforge.process import run_child
 
 
 def find_ffmpeg(override: str | None = None) -> str:
@@ -46,18 +46,21 @@ def _default_ffmpeg() -> str:
 @functools.cache
 def ffmpeg_has_libx264(path: str) -> bool:
     """True when this ffmpeg lists the libx264 encoder (what `doctor` checks)."""
+    encoders: list[str] = []
+
+    def collect(line: str) -> None:
+        # " V....D libx264              libx264 H.264 / AVC ..." -> the second column
+        columns = line.split()
+        if len(columns) > 1:
+            encoders.append(columns[1])
+
     try:
-        done = subprocess.run(
+        result = run_child(
             [path, "-nostdin", "-hide_banner", "-encoders"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=30,
-            check=False,
+            timeout_s=30,
+            on_stdout_line=collect,
+            grace_s=1.0,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:
         return False
-    if done.returncode != 0:
-        return False
-    return any(
-        line.split()[1:2] == [b"libx264"] for line in done.stdout.splitlines() if line.strip()
-    )
+    return result.returncode == 0 and "libx264" in encoders

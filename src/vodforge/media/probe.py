@@ -28,16 +28,15 @@ PROBE_ADDRESS_SPACE = 4 * 1024**3
 _MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
 _ASF_GUID = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")
 _HEADER_OK = "At least one output file must be specified"
+# Most telling first: the message names the first of these found in ffmpeg's stderr.
 _BAD_DATA_MARKERS = (
-    "Invalid data found",
     "moov atom not found",
-    "could not find codec parameters",
-    "Could not find codec parameters",
-    "corrupt",
-    "Error opening input",
+    "not on whitelist",
     "EBML header parsing failed",
-    "Format detected only with low score",
-    "not in allowed list",
+    "could not find codec parameters",
+    "corrupt",
+    "Invalid data found",
+    "Error opening input",
 )
 
 
@@ -82,8 +81,10 @@ def probe_source(path: Path, limits: InputLimits, ffmpeg: str) -> ProbeResult:
         info = _with_duration(info, _measure_duration(ffmpeg, path, demuxer, limits))
     check_limits(info, limits)
     _prove_frame_decodes(ffmpeg, path, demuxer, limits, seek_s=None)
-    if info.duration_s >= 1.0:
-        # A frame late in the file proves it is whole (a cut-off upload often still starts).
+    if demuxer == "mov" and info.duration_s >= 1.0:
+        # A frame late in the file proves it is whole: a cut-off MP4 whose index comes first
+        # still starts fine. Only MP4/MOV seek by an index to the keyframe before the point;
+        # elsewhere seeking is by bytes and can land where nothing decodes in a sound file.
         # Not at the very end: a video track may legitimately end a little before the audio.
         _prove_frame_decodes(ffmpeg, path, demuxer, limits, seek_s=info.duration_s * 0.75)
     return info
@@ -213,10 +214,16 @@ def _run(argv: list[str], timeout_s: float, on_line: Any = None) -> ChildResult:
 
 def _last_error(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if any(marker.lower() in line.lower() for marker in _BAD_DATA_MARKERS):
-            return re.sub(r"^\[[^\]]*\]\s*", "", line)[:160]
-    return (lines[-1] if lines else "no output")[:160]
+    for marker in _BAD_DATA_MARKERS:
+        for line in reversed(lines):
+            if marker.lower() in line.lower():
+                return _strip_context(line)
+    return _strip_context(lines[-1]) if lines else "no output"
+
+
+def _strip_context(line: str) -> str:
+    # "[in#0 @ 0x55...] [dec:h264 @ 0x...] message" -> "message"
+    return re.sub(r"^(\[[^\]]*\]\s*)+", "", line)[:160]
 
 
 _STREAM_RE = re.compile(

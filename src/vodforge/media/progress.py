@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -39,10 +40,10 @@ class ProgressParser:
         return progress
 
     def _build(self, block: dict[str, str], *, done: bool) -> Progress:
-        out_time_s = _out_time_s(block)
-        if out_time_s is None:
-            out_time_s = self.last.out_time_s if self.last is not None else 0.0
-        out_time_s = max(0.0, out_time_s)
+        previous = self.last.out_time_s if self.last is not None else 0.0
+        # With several outputs ffmpeg's out_time can step back a little between blocks; a
+        # progress bar must not, so the report keeps the furthest time seen.
+        out_time_s = max(previous, _out_time_s(block) or 0.0)
         if done:
             percent = 100.0
         elif self.duration_s > 0:
@@ -70,7 +71,7 @@ def _number(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if value == value else None  # NaN is "unknown"
+    return value if math.isfinite(value) else None  # "nan"/"inf" mean unknown
 
 
 def _out_time_s(block: dict[str, str]) -> float | None:

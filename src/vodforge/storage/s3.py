@@ -77,7 +77,8 @@ def map_s3_error(exc: Exception, action: str, key: str | None = None) -> Vodforg
 class S3Storage(Storage):
     """Objects under `prefix` in `bucket`; keys are relative to the prefix.
 
-    botocore retries each request (standard mode, `max_attempts` in total) before an error
+    botocore retries each request (standard mode, up to `max_retries` times after the first
+    try; botocore calls this `max_attempts`) before an error
     reaches map_s3_error. Files at or above `multipart_threshold` are uploaded in parts.
     """
 
@@ -88,7 +89,7 @@ class S3Storage(Storage):
         *,
         endpoint_url: str | None = None,
         region_name: str | None = None,
-        max_attempts: int = 8,
+        max_retries: int = 8,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 60.0,
         multipart_threshold: int = 8 * MIB,
@@ -111,7 +112,7 @@ class S3Storage(Storage):
         )
         self._multipart_threshold = multipart_threshold
         options: dict[str, Any] = {
-            "retries": {"max_attempts": max_attempts, "mode": "standard"},
+            "retries": {"max_attempts": max_retries, "mode": "standard"},
             "connect_timeout": connect_timeout_s,
             "read_timeout": read_timeout_s,
             "max_pool_connections": upload_workers + transfer_concurrency,

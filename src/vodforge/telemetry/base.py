@@ -1,0 +1,142 @@
+"""The Telemetry interface: live progress and worker heartbeats, best effort by design.
+
+Telemetry is what the dashboard and the API show while a job runs; the database's jobs
+table stays the only owner of job state. A failing telemetry backend therefore must never
+fail a job: writes and reads catch backend errors, log a warning and carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_TTL_S = 3600.0  # SPEC §5: progress is kept for an hour after its last update
+HEARTBEAT_TTL_S = 60.0  # a heartbeat older than this means nobody is working on the video
+STAGES = frozenset({"probe", "transcode", "validate", "upload"})
+PROGRESS_FIELDS = ("percent", "stage", "fps", "speed", "eta_s", "updated_at")
+
+# One warning per backend and operation per interval: an outage must not flood the logs.
+WARN_INTERVAL_S = 30.0
+
+Clock = Callable[[], float]
+
+
+def progress_payload(progress: Mapping[str, object], now: float) -> str:
+    """The JSON stored for a progress update; raises ValueError for a malformed one.
+
+    A bad stage or a non-JSON value is a bug in the caller, not a telemetry outage, so it
+    is raised rather than swallowed.
+    """
+    stage = progress.get("stage")
+    if stage not in STAGES:
+        raise ValueError(f"progress stage must be one of {sorted(STAGES)}, got {stage!r}")
+    record = dict(progress)
+    record.setdefault("updated_at", now)
+    return json.dumps(record, separators=(",", ":"), allow_nan=False)
+
+
+def heartbeat_payload(job_id: str, worker_id: str, now: float) -> str:
+    return json.dumps({"job_id": job_id, "worker_id": worker_id, "at": now}, separators=(",", ":"))
+
+
+class Telemetry(ABC):
+    """Best-effort progress and heartbeat store, scoped by tenant and video."""
+
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self._last_warning: dict[str, float] = {}
+        self._warn_lock = threading.Lock()
+
+    # --- the interface: never raises for a backend failure -----------------------------------
+
+    def record_progress(
+        self, tenant_id: str, video_id: str, progress: Mapping[str, object]
+    ) -> None:
+        """Store the latest progress {percent, stage, fps, speed, eta_s, updated_at}."""
+        payload = progress_payload(progress, self.clock())
+        try:
+            self._write_progress(tenant_id, video_id, payload)
+        except Exception as exc:
+            self._warn("record_progress", exc)
+
+    def read_progress(self, tenant_id: str, video_id: str) -> dict[str, Any] | None:
+        """The latest progress, or None when there is none, it expired or the read failed."""
+        try:
+            payload = self._read_progress(tenant_id, video_id)
+        except Exception as exc:
+            self._warn("read_progress", exc)
+            return None
+        if payload is None:
+            return None
+        value = json.loads(payload)
+        return value if isinstance(value, dict) else None
+
+    def record_heartbeat(self, tenant_id: str, video_id: str, job_id: str, worker_id: str) -> None:
+        """Note that `worker_id` is working on the video now (alive for HEARTBEAT_TTL_S)."""
+        now = self.clock()
+        try:
+            self._write_heartbeat(tenant_id, video_id, heartbeat_payload(job_id, worker_id, now))
+        except Exception as exc:
+            self._warn("record_heartbeat", exc)
+
+    def has_heartbeat(self, tenant_id: str, video_id: str) -> bool:
+        """True if a heartbeat was recorded within HEARTBEAT_TTL_S (False if unknown)."""
+        try:
+            return self._has_heartbeat(tenant_id, video_id)
+        except Exception as exc:
+            self._warn("has_heartbeat", exc)
+            return False
+
+    def clear(self, tenant_id: str, video_id: str) -> None:
+        """Forget the video's progress and heartbeat (job finished, video deleted)."""
+        try:
+            self._clear(tenant_id, video_id)
+        except Exception as exc:
+            self._warn("clear", exc)
+
+    def check(self) -> None:
+        """Raise if the backend is unreachable (for `doctor` and readiness checks)."""
+        self._check()
+
+    # --- what a backend implements; these may raise ------------------------------------------
+
+    @abstractmethod
+    def _write_progress(self, tenant_id: str, video_id: str, payload: str) -> None: ...
+
+    @abstractmethod
+    def _read_progress(self, tenant_id: str, video_id: str) -> str | None: ...
+
+    @abstractmethod
+    def _write_heartbeat(self, tenant_id: str, video_id: str, payload: str) -> None: ...
+
+    @abstractmethod
+    def _has_heartbeat(self, tenant_id: str, video_id: str) -> bool: ...
+
+    @abstractmethod
+    def _clear(self, tenant_id: str, video_id: str) -> None: ...
+
+    @abstractmethod
+    def _check(self) -> None: ...
+
+    def _warn(self, operation: str, exc: Exception) -> None:
+        now = time.monotonic()
+        with self._warn_lock:
+            last = self._last_warning.get(operation)
+            if last is not None and now - last < WARN_INTERVAL_S:
+                return
+            self._last_warning[operation] = now
+        logger.warning(
+            "telemetry %s failed on %s: %s: %s",
+            operation,
+            type(self).__name__,
+            type(exc).__name__,
+            exc,
+            extra={"event": "TELEMETRY_FAILED", "operation": operation},
+        )
