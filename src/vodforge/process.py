@@ -164,6 +164,8 @@ def run_child(
     returncode = proc.wait()
     for reader in readers:
         reader.join(timeout=5)
+    proc.stdout.close()
+    proc.stderr.close()
     usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = (usage_after.ru_utime - usage_before.ru_utime) + (
         usage_after.ru_stime - usage_before.ru_stime

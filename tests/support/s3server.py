@@ -65,7 +65,7 @@ def moto_server() -> Iterator[str]:
 def seed_objects(bucket: str, keys: list[str], body: bytes = b"s") -> None:
     """Create many objects straight in the in-process moto store (about 100x faster than a
     PUT each); only for arranging bulk state, never for the behaviour under test."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
@@ -213,7 +213,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:

@@ -19,7 +19,7 @@ class RetryPolicy:
         capped. Jitter spreads retries of a burst of failures so they do not return together."""
         raw = self.base_s * 2 ** max(attempt - 1, 0)
         spread = (rng or random).uniform(-self.jitter, self.jitter)
-        return min(raw * (1 + spread), self.cap_s)
+        return float(min(raw * (1 + spread), self.cap_s))
 
 
 def state_after_failure(attempt_count: int, max_attempts: int) -> JobState:

@@ -48,7 +48,7 @@ class JobRecord:
     finished_at: float | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> JobRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> JobRecord:
         return cls(
             **{name: row[name] for name in cls.__dataclass_fields__ if name != "state"},
             state=JobState(row["state"]),
@@ -83,7 +83,7 @@ class VideoRecord:
     updated_at: float
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> VideoRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> VideoRecord:
         fields = {name: row[name] for name in cls.__dataclass_fields__}
         fields["status"] = VideoStatus(row["status"])
         fields["probe"] = json.loads(row["probe"]) if row["probe"] else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -17,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
-from vodforge.db.tables import job_events, jobs, tenants, videos
+from vodforge.db.tables import job_events, jobs, tenants, video_progress, videos
 from vodforge.domain.deadletter import DeadLetterAction, decide_dead_letter
 from vodforge.domain.states import (
     TERMINAL_JOB_STATES,
@@ -38,8 +39,10 @@ from vodforge.jobs.records import (
 )
 from vodforge.jobs.sql import query
 from vodforge.jobs.wakeup import CHANNEL, Wakeup
+from vodforge.logs import Event, log_event
 
 Clock = Callable[[], float]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -463,6 +466,16 @@ class JobRepository:
             if action is DeadLetterAction.ALREADY_TERMINAL:
                 return {"ok": True, "skipped": "already_terminal", "state": job.state.value}
             if action is DeadLetterAction.RUNNING_ALERT_ONLY:
+                # The lease scanner owns RUNNING jobs; a report here means the executor and
+                # the lease disagree, which an operator should look at.
+                log_event(
+                    log,
+                    Event.DLQ_RUNNING_ALERT,
+                    level=logging.WARNING,
+                    job_id=job_id,
+                    state=job.state.value,
+                    leased_by=job.leased_by,
+                )
                 return {"ok": True, "skipped": "running_alert_only", "state": job.state.value}
             message = "the executor gave up on this job (dead-letter report)"
             with self._write() as conn:
@@ -582,6 +595,24 @@ class JobRepository:
                 return False
             self._settle_video(conn, video_id, job["id"], state, failure=failure)
             return True
+
+    def delete_video(self, video_id: str) -> None:
+        """Remove a video with its jobs and their history; refused while a job is live."""
+        with self._write() as conn:
+            live = conn.execute(
+                select(jobs.c.id).where(
+                    jobs.c.video_id == video_id,
+                    jobs.c.state.notin_([s.value for s in TERMINAL_JOB_STATES]),
+                )
+            ).first()
+            if live is not None:
+                raise Conflict(f"video {video_id} still has a live job")
+            job_ids = select(jobs.c.id).where(jobs.c.video_id == video_id).scalar_subquery()
+            conn.execute(delete(job_events).where(job_events.c.job_id.in_(job_ids)))
+            conn.execute(delete(jobs).where(jobs.c.video_id == video_id))
+            conn.execute(delete(video_progress).where(video_progress.c.video_id == video_id))
+            if not conn.execute(delete(videos).where(videos.c.id == video_id)).rowcount:
+                raise NotFound(f"video {video_id} not found")
 
     # -- dispatch bookkeeping ---------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def map_s3_error(exc: Exception, action: str, key: str | None = None) -> Vodforg
         code = str(response.get("Error", {}).get("Code", ""))
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         message = f"storage {where} failed: {code or status} {exc}"
-        if key is not None and code != "NoSuchBucket" and (code in _MISSING_KEY_CODES):
+        if key is not None and code in _MISSING_KEY_CODES:  # NoSuchBucket is not one
             return ObjectNotFound(f"no stored object {key!r}")
         if status >= 500 or status in (408, 429) or code in _TRANSIENT_CODES:
             return RetryableError(message, code=ErrorCode.STORAGE_ERROR)
@@ -190,7 +190,7 @@ class S3Storage(Storage):
             if exc.response.get("Error", {}).get("Code") in _MISSING_KEY_CODES:
                 return False
             raise map_s3_error(exc, "check", key) from exc
-        except Exception as exc:
+        except botocore.exceptions.BotoCoreError as exc:
             raise map_s3_error(exc, "check", key) from exc
         return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -37,7 +38,11 @@ def progress_payload(progress: Mapping[str, object], now: float) -> str:
     stage = progress.get("stage")
     if stage not in STAGES:
         raise ValueError(f"progress stage must be one of {sorted(STAGES)}, got {stage!r}")
-    record = dict(progress)
+    # ffmpeg reports "N/A" speeds and infinite ETAs; JSON has no NaN or Infinity.
+    record = {
+        name: None if isinstance(value, float) and not math.isfinite(value) else value
+        for name, value in progress.items()
+    }
     record.setdefault("updated_at", now)
     return json.dumps(record, separators=(",", ":"), allow_nan=False)
 
@@ -70,12 +75,10 @@ class Telemetry(ABC):
         """The latest progress, or None when there is none, it expired or the read failed."""
         try:
             payload = self._read_progress(tenant_id, video_id)
+            value = None if payload is None else json.loads(payload)
         except Exception as exc:
             self._warn("read_progress", exc)
             return None
-        if payload is None:
-            return None
-        value = json.loads(payload)
         return value if isinstance(value, dict) else None
 
     def record_heartbeat(self, tenant_id: str, video_id: str, job_id: str, worker_id: str) -> None:

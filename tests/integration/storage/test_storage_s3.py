@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.support.s3server import fault_proxy, seed_objects
+
 from vodforge.errors import ErrorCode, PermanentError, RetryableError
 from vodforge.storage import open_storage
 from vodforge.storage.base import ObjectNotFound
@@ -81,7 +81,9 @@ def test_large_file_is_uploaded_in_parts(
     assert _sha256(target) == _sha256(source)
 
 
-def test_small_file_is_one_put(make_s3: MakeS3, s3_admin: Any, s3_bucket: str, tmp_path: Path) -> None:
+def test_small_file_is_one_put(
+    make_s3: MakeS3, s3_admin: Any, s3_bucket: str, tmp_path: Path
+) -> None:
     source = tmp_path / "small.mp4"
     source.write_bytes(b"x" * 1000)
     make_s3().put_file("videos/v1/source.mp4", source)
@@ -124,7 +126,9 @@ def test_injected_503s_are_retried(make_s3: MakeS3, s3_endpoint: str) -> None:
 def test_persistent_500s_raise_retryable_after_the_configured_attempts(
     make_s3: MakeS3, s3_endpoint: str
 ) -> None:
-    with fault_proxy(s3_endpoint, fail_first=None, fail_status=500, fail_code="InternalError") as proxy:
+    with fault_proxy(
+        s3_endpoint, fail_first=None, fail_status=500, fail_code="InternalError"
+    ) as proxy:
         storage = make_s3(endpoint_url=proxy.url, max_retries=1)
         with pytest.raises(RetryableError) as caught:
             storage.put_bytes("videos/v1/source.mp4", b"payload")
@@ -136,7 +140,9 @@ def test_persistent_500s_raise_retryable_after_the_configured_attempts(
 
 
 def test_access_denied_is_permanent_and_not_retried(make_s3: MakeS3, s3_endpoint: str) -> None:
-    with fault_proxy(s3_endpoint, fail_first=None, fail_status=403, fail_code="AccessDenied") as proxy:
+    with fault_proxy(
+        s3_endpoint, fail_first=None, fail_status=403, fail_code="AccessDenied"
+    ) as proxy:
         storage = make_s3(endpoint_url=proxy.url)
         with pytest.raises(PermanentError) as caught:
             storage.put_bytes("videos/v1/source.mp4", b"payload")

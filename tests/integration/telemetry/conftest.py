@@ -10,7 +10,6 @@ import psycopg
 import pytest
 import redis
 from sqlalchemy import Engine, delete
-
 from tests.conftest import FakeClock
 from tests.support.databases import (
     PG_ADMIN_URL,
@@ -19,12 +18,13 @@ from tests.support.databases import (
     pg_url_for,
     require_service,
 )
+
 from vodforge.db.engine import make_engine
 from vodforge.db.tables import metadata, video_progress
 from vodforge.telemetry.base import Telemetry
 from vodforge.telemetry.database import DatabaseTelemetry
 from vodforge.telemetry.memory import MemoryTelemetry
-from vodforge.telemetry.redis import RedisTelemetry
+from vodforge.telemetry.redis import RedisTelemetry, heartbeat_key, progress_key
 
 
 @pytest.fixture(scope="session")
@@ -86,19 +86,31 @@ def pg_engine(pg_telemetry_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["memory", "redis", "sqlite", "postgresql"])
-def telemetry(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Telemetry]:
-    """Every backend; ids are random per test, so tests never see each other's entries."""
-    if request.param == "memory":
+def _backend(kind: str, request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Telemetry]:
+    if kind == "memory":
         yield MemoryTelemetry(clock=clock)
-    elif request.param == "redis":
+    elif kind == "redis":
         backend = RedisTelemetry.from_url(request.getfixturevalue("redis_url"), clock=clock)
+        tenant, video = request.getfixturevalue("ids")
         yield backend
+        backend.client.delete(progress_key(tenant, video), heartbeat_key(tenant, video))
         backend.close()
-    elif request.param == "sqlite":
+    elif kind == "sqlite":
         yield DatabaseTelemetry(request.getfixturevalue("sqlite_engine"), clock=clock)
     else:
         yield DatabaseTelemetry(request.getfixturevalue("pg_engine"), clock=clock)
+
+
+@pytest.fixture(params=["memory", "redis", "sqlite", "postgresql"])
+def telemetry(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Telemetry]:
+    """Every backend; ids are random per test, so tests never see each other's entries."""
+    yield from _backend(request.param, request, clock)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def clocked_telemetry(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Telemetry]:
+    """The backends that expire entries by the injected clock (Redis uses its own)."""
+    yield from _backend(request.param, request, clock)
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from tests.conftest import FakeClock
+
 from vodforge.telemetry.base import Telemetry
-from vodforge.telemetry.redis import RedisTelemetry
 
 PROGRESS = {"percent": 42.5, "stage": "transcode", "fps": 96.0, "speed": 3.2, "eta_s": 31.0}
 
@@ -83,7 +82,6 @@ def test_clear_forgets_progress_and_heartbeat(telemetry: Telemetry, ids: tuple[s
     [
         {"percent": 1.0},
         {"percent": 1.0, "stage": "encode"},
-        {"percent": float("nan"), "stage": "transcode"},
         {"percent": object(), "stage": "transcode"},
     ],
 )
@@ -96,11 +94,29 @@ def test_malformed_progress_is_a_caller_bug(
     assert telemetry.read_progress(tenant, video) is None
 
 
-def test_entries_expire_by_their_ttls(
+def test_non_finite_numbers_are_stored_as_null(
     telemetry: Telemetry, ids: tuple[str, str], clock: FakeClock
 ) -> None:
-    if isinstance(telemetry, RedisTelemetry):
-        pytest.skip("Redis expires keys on its own clock: see the TTL test in test_telemetry_redis")
+    tenant, video = ids
+    telemetry.record_progress(
+        tenant,
+        video,
+        {"percent": 3.0, "stage": "transcode", "speed": float("nan"), "eta_s": float("inf")},
+    )
+    assert telemetry.read_progress(tenant, video) == {
+        "percent": 3.0,
+        "stage": "transcode",
+        "speed": None,
+        "eta_s": None,
+        "updated_at": clock.now,
+    }
+
+
+def test_entries_expire_by_their_ttls(
+    clocked_telemetry: Telemetry, ids: tuple[str, str], clock: FakeClock
+) -> None:
+    # Redis expires keys on its own clock: test_telemetry_redis checks its TTLs instead.
+    telemetry = clocked_telemetry
     tenant, video = ids
     telemetry.record_progress(tenant, video, PROGRESS)
     telemetry.record_heartbeat(tenant, video, "job-1", "worker-a")

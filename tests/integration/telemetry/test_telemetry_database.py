@@ -8,8 +8,8 @@ import socket
 
 import pytest
 from sqlalchemy import Engine, create_engine, create_mock_engine, select
-
 from tests.conftest import FakeClock
+
 from vodforge.db.engine import make_engine
 from vodforge.db.tables import video_progress
 from vodforge.errors import ConfigError
@@ -40,9 +40,7 @@ def test_one_row_per_video_upserted(
     telemetry.record_progress(tenant, video, {**PROGRESS, "percent": 75.0})
 
     with db_engine.connect() as conn:
-        rows = conn.execute(
-            select(video_progress).where(video_progress.c.video_id == video)
-        ).all()
+        rows = conn.execute(select(video_progress).where(video_progress.c.video_id == video)).all()
     assert len(rows) == 1
     row = rows[0]._mapping
     assert row["tenant_id"] == tenant

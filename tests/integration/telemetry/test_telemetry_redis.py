@@ -9,8 +9,8 @@ import time
 
 import pytest
 import redis
-
 from tests.conftest import FakeClock
+
 from vodforge.telemetry import open_telemetry
 from vodforge.telemetry.redis import RedisTelemetry, heartbeat_key, progress_key
 
@@ -29,8 +29,8 @@ def test_keys_values_and_ttls(
         progress = f"tenant:{tenant}:video:{video}:progress"
         heartbeat = f"tenant:{tenant}:video:{video}:heartbeat"
         assert (progress_key(tenant, video), heartbeat_key(tenant, video)) == (progress, heartbeat)
-        assert json.loads(redis_client.get(progress)) == {**PROGRESS, "updated_at": clock.now}
-        assert json.loads(redis_client.get(heartbeat)) == {
+        assert json.loads(str(redis_client.get(progress))) == {**PROGRESS, "updated_at": clock.now}
+        assert json.loads(str(redis_client.get(heartbeat))) == {
             "job_id": "job-7",
             "worker_id": "worker-b",
             "at": clock.now,
@@ -101,3 +101,16 @@ def test_open_telemetry_prefers_redis(redis_url: str) -> None:
     telemetry = open_telemetry(redis_url, None)
     assert isinstance(telemetry, RedisTelemetry)
     telemetry.close()
+
+
+def test_a_corrupt_value_reads_as_no_progress(
+    redis_url: str, redis_client: redis.Redis, ids: tuple[str, str]
+) -> None:
+    tenant, video = ids
+    telemetry = RedisTelemetry.from_url(redis_url)
+    try:
+        redis_client.set(progress_key(tenant, video), "{not json", ex=60)
+        assert telemetry.read_progress(tenant, video) is None
+    finally:
+        redis_client.delete(progress_key(tenant, video))
+        telemetry.close()

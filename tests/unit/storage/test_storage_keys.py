@@ -40,8 +40,23 @@ def test_valid_keys(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", "/a", "a/", "a//b", "..", "../a", "a/..", "a/../b", ".", "a/./b", ".env", "a\\b",
-     "a\x00b", "a\nb", "x" * 1025],
+    [
+        "",
+        "/a",
+        "a/",
+        "a//b",
+        "..",
+        "../a",
+        "a/..",
+        "a/../b",
+        ".",
+        "a/./b",
+        ".env",
+        "a\\b",
+        "a\x00b",
+        "a\nb",
+        "x" * 1025,
+    ],
 )
 def test_invalid_keys(key: str) -> None:
     with pytest.raises(ValueError):
@@ -115,8 +130,14 @@ def test_open_storage_urls(tmp_path: Path) -> None:
     assert s3.object_name("videos/v/a.m4s") == "some/prefix/videos/v/a.m4s"
     bare = open_storage("s3://my-bucket")
     assert isinstance(bare, S3Storage) and bare.prefix == ""
-    for bad in ("file://relative/dir", "file://host/abs", "s3:///prefix", "ftp://x/y", "/plain",
-                "s3://bucket/a/../b"):
+    for bad in (
+        "file://relative/dir",
+        "file://host/abs",
+        "s3:///prefix",
+        "ftp://x/y",
+        "/plain",
+        "s3://bucket/a/../b",
+    ):
         with pytest.raises(ConfigError):
             open_storage(bad)
 

@@ -1,0 +1,1 @@
+"""The `vodforge` command line."""

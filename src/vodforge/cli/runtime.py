@@ -1,0 +1,212 @@
+"""Long-running and container commands: worker, scheduler, up, run-job, and maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from vodforge.cli.output import emit
+from vodforge.domain.states import JobState, VideoStatus
+from vodforge.errors import ConfigError
+from vodforge.jobs.reconcile import apply_fix, plan_reconcile
+from vodforge.logs import Event, log_event
+from vodforge.process import StopToken
+from vodforge.scheduler import (
+    FileLeadership,
+    Leadership,
+    PostgresLeadership,
+    Scheduler,
+    TickReport,
+)
+from vodforge.services import Services
+from vodforge.worker.heartbeat import SHUTDOWN
+from vodforge.worker.runner import ContextFactory, JobRunner
+from vodforge.worker.runtime import Worker, new_worker_id
+from vodforge.worker.work import load_work
+
+log = logging.getLogger(__name__)
+
+
+def build_runner(services: Services) -> JobRunner:
+    work = load_work(services.settings.work)(services)
+    telemetry = services.telemetry
+
+    def beat(job: object) -> None:
+        from vodforge.jobs.records import ClaimedJob
+
+        assert isinstance(job, ClaimedJob)
+        telemetry.record_heartbeat(job.tenant_id, job.video_id, job.id, job.worker_id)
+
+    return JobRunner(
+        services.repo,
+        work,
+        ContextFactory(services),
+        heartbeat_s=services.settings.heartbeat_s,
+        lease_ttl_s=services.settings.lease_ttl_s,
+        retry_policy=services.retry_policy,
+        scratch_root=services.settings.scratch_dir,
+        on_beat=beat,
+    )
+
+
+def on_termination(handler: Callable[[], None]) -> None:
+    """SIGTERM (Batch, systemd, kill) and SIGINT (Ctrl-C) both mean: shut down gracefully."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.info("received signal %s, shutting down", signum)
+        handler()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def make_scheduler(services: Services) -> tuple[Scheduler, Leadership]:
+    scheduler = Scheduler(services.repo, services.executor, scanner_id=new_worker_id("scheduler"))
+    if services.settings.is_postgres:
+        return scheduler, PostgresLeadership(services.settings.database_url)
+    db_path = services.settings.database_url.removeprefix("sqlite:///")
+    return scheduler, FileLeadership(Path(db_path + ".scheduler.lock"))
+
+
+def cmd_worker(services: Services, args: argparse.Namespace) -> int:
+    services.listen_for_jobs()
+    worker = Worker(
+        services.repo,
+        build_runner(services),
+        concurrency=args.concurrency,
+        poll_interval_s=services.settings.poll_interval_s,
+        max_jobs=args.max_jobs,
+    )
+    on_termination(worker.request_shutdown)
+    worker.run_forever()
+    return 0
+
+
+def cmd_scheduler(services: Services, args: argparse.Namespace) -> int:
+    scheduler, leader = make_scheduler(services)
+    stop = threading.Event()
+    on_termination(stop.set)
+    scheduler.run(stop, services.settings.scan_interval_s, leader)
+    return 0
+
+
+def cmd_up(services: Services, args: argparse.Namespace) -> int:
+    """The embedded default: scheduler and local workers in one process."""
+    if services.settings.executor != "local":
+        raise ConfigError("`vodforge up` runs local workers; use VODFORGE_EXECUTOR=local")
+    services.listen_for_jobs()
+    scheduler, leader = make_scheduler(services)
+    stop = threading.Event()
+    worker = Worker(
+        services.repo,
+        build_runner(services),
+        concurrency=args.workers,
+        poll_interval_s=services.settings.poll_interval_s,
+    )
+
+    def shutdown() -> None:
+        stop.set()
+        worker.request_shutdown()
+
+    on_termination(shutdown)
+    ticker = threading.Thread(
+        target=scheduler.run,
+        args=(stop, services.settings.scan_interval_s, leader),
+        name="scheduler",
+        daemon=True,
+    )
+    ticker.start()
+    settings = services.settings
+    print(
+        f"vodforge up: database {settings.database_url}, storage {settings.storage_url}, "
+        f"{args.workers} worker(s). Submit with `vodforge submit FILE`; Ctrl-C stops.",
+        flush=True,
+    )
+    if settings.internal_token_generated:
+        print(f"internal token (generated for this run): {settings.internal_token}", flush=True)
+    worker.run_forever()
+    ticker.join(timeout=10)
+    return 0
+
+
+def cmd_run_job(services: Services, args: argparse.Namespace) -> int:
+    """The container entry point: run exactly one job id, idempotently (SPEC §2)."""
+    job_id = args.job_id or os.environ.get("VODFORGE_JOB_ID")
+    if not job_id:
+        raise ConfigError("run-job needs JOB_ID (argument or VODFORGE_JOB_ID)")
+    repo = services.repo
+    job = repo.find_job(job_id)
+    if job is None:
+        log_event(log, Event.JOB_NOT_FOUND, level=logging.WARNING, job_id=job_id)
+        return 0
+    if job.state is JobState.SUCCEEDED:
+        log_event(log, Event.IDEMPOTENT_DONE, job_id=job_id)
+        return 0
+    video = repo.find_video(job.video_id)
+    if video is not None and video.status is VideoStatus.READY:
+        log_event(log, Event.IDEMPOTENT_READY, job_id=job_id, video_id=video.id)
+        return 0
+    worker_id = new_worker_id("run-job")
+    claimed = repo.claim_job_by_id(job_id, worker_id)
+    if claimed is None:
+        log_event(log, Event.CLAIM_LOST, job_id=job_id, state=repo.get_job(job_id).state.value)
+        return 0
+    log_event(
+        log,
+        Event.JOB_CLAIMED,
+        job_id=claimed.id,
+        video_id=claimed.video_id,
+        tenant_id=claimed.tenant_id,
+        attempt=claimed.attempt,
+        worker_id=worker_id,
+    )
+    stop = StopToken()
+    on_termination(lambda: stop.request(SHUTDOWN))
+    outcome = build_runner(services).run(claimed, stop)
+    return 0 if outcome.state in (JobState.SUCCEEDED, JobState.CANCELLED) else 1
+
+
+def cmd_scan_stuck(services: Services, args: argparse.Namespace) -> int:
+    scheduler, _ = make_scheduler(services)
+    if args.dry_run:
+        count = services.repo.stale_lease_count()
+        emit(
+            {"dry_run": True, "expired_leases": count},
+            as_json=args.json,
+            text=f"{count} RUNNING job(s) with an expired lease",
+        )
+        return 0
+    expired = scheduler.expire_stale_leases()
+    data = [
+        {"job_id": e.job_id, "state": e.state.value, "attempt": e.attempt_count} for e in expired
+    ]
+    emit(
+        {"dry_run": False, "recovered": data},
+        as_json=args.json,
+        text=f"recovered {len(data)} job(s)",
+    )
+    return 0
+
+
+def cmd_reconcile(services: Services, args: argparse.Namespace) -> int:
+    fixes = plan_reconcile(services.repo, services.executor)
+    if not args.dry_run:
+        for fix in fixes:
+            apply_fix(services.repo, fix)
+        # Repairs queue jobs: hand them to the executor now rather than at the next tick.
+        Scheduler(services.repo, services.executor, scanner_id="reconcile").dispatch_due(
+            TickReport()
+        )
+    plan = [fix.to_json() for fix in fixes]
+    emit(
+        {"dry_run": args.dry_run, "fixes": plan},
+        as_json=args.json,
+        text="\n".join(f"{f['fix']} {f['video_id']}: {f['why']}" for f in plan) or "nothing to do",
+    )
+    return 0

@@ -1,0 +1,97 @@
+"""`vodforge transcode FILE --out DIR`: the whole pipeline, locally, through the job engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from vodforge.cli.output import emit, fail, progress_bar
+from vodforge.cli.runtime import build_runner, on_termination
+from vodforge.cli.videos import DEFAULT_TENANT, describe_video, submit_file
+from vodforge.domain.states import JobState
+from vodforge.errors import ConfigError, ErrorCode
+from vodforge.services import Services
+from vodforge.worker.heartbeat import CANCELLED
+from vodforge.worker.runtime import new_worker_id
+
+REJECTION_CODES = {
+    ErrorCode.INVALID_INPUT.value,
+    ErrorCode.NO_VIDEO_STREAM.value,
+    ErrorCode.INPUT_TOO_LARGE.value,
+    ErrorCode.UNSUPPORTED_FORMAT.value,
+}
+
+
+def cmd_transcode(services: Services, args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out} must be an empty or new directory")
+    video = submit_file(services, Path(args.file), DEFAULT_TENANT, None)
+    assert video.current_job_id is not None
+    job = services.repo.claim_job_by_id(video.current_job_id, new_worker_id("transcode"))
+    if job is None:
+        raise ConfigError("another worker on this data directory claimed the job first")
+
+    runner = build_runner(services)
+    from vodforge.process import StopToken
+
+    stop = StopToken()
+
+    def cancel() -> None:
+        services.repo.cancel_job(job.id, actor="transcode")
+        stop.request(CANCELLED)
+
+    on_termination(cancel)
+    done = threading.Event()
+    bar = threading.Thread(
+        target=_show_progress, args=(services, video.tenant_id, video.id, done), daemon=True
+    )
+    if sys.stderr.isatty() and not args.json:
+        bar.start()
+    try:
+        outcome = runner.run(job, stop)
+    finally:
+        done.set()
+        if bar.is_alive():
+            bar.join(timeout=2)
+    final = services.repo.get_video(video.id)
+    data = describe_video(services, final)
+    if outcome.state is JobState.SUCCEEDED and final.package:
+        _copy_package(services, final.package["prefix"], out)
+        data["out"] = str(out.resolve())
+        emit(
+            data,
+            as_json=args.json,
+            text=f"READY {out / 'master.m3u8'} ({len(data['renditions'])} renditions)",
+        )
+        return 0
+    failure = outcome.failure
+    reason = (
+        f"{failure.code}: {failure.message}"
+        if failure
+        else f"job ended {outcome.state.value if outcome.state else 'without a lease'}"
+    )
+    if args.json:
+        emit(data, as_json=True)
+    fail(reason)
+    return 2 if failure is not None and failure.code in REJECTION_CODES else 1
+
+
+def _copy_package(services: Services, prefix: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for key in services.storage.list_keys(prefix):
+        target = out / key.removeprefix(prefix)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        services.storage.download_file(key, target)
+
+
+def _show_progress(
+    services: Services, tenant_id: str, video_id: str, done: threading.Event
+) -> None:
+    while not done.wait(0.5):
+        progress = services.telemetry.read_progress(tenant_id, video_id) or {}
+        line = progress_bar(float(progress.get("percent") or 0.0), progress.get("stage"))
+        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)

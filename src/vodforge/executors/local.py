@@ -1,0 +1,22 @@
+"""Local workers claim jobs themselves, so dispatching to them is only a nudge."""
+
+from __future__ import annotations
+
+from vodforge.executors.base import Executor
+from vodforge.jobs.wakeup import Wakeup
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, wakeup: Wakeup | None = None) -> None:
+        self.wakeup = wakeup
+
+    def dispatch(self, job_id: str) -> str | None:
+        if self.wakeup is not None:
+            self.wakeup.signal()
+        return "local"
+
+    def knows(self, executor_ref: str | None) -> bool | None:
+        # Local workers pick up any claimable job: every QUEUED job is known to them.
+        return True

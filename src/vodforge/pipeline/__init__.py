@@ -1,0 +1,1 @@
+"""The transcode pipeline as a job's work: probe, plan, transcode, validate, upload."""

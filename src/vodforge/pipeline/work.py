@@ -1,0 +1,112 @@
+"""The transcode job: fetch the source, probe, plan, transcode, poster, upload under the
+attempt's own prefix, and hand back the package that completing the job publishes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import PurePosixPath
+from typing import Any
+
+from vodforge.domain.ladder import plan_ladder
+from vodforge.errors import StopRequested
+from vodforge.jobs.records import ClaimedJob
+from vodforge.media.ffmpeg import find_ffmpeg
+from vodforge.media.probe import probe_source
+from vodforge.media.transcode import make_poster, run_transcode
+from vodforge.pipeline.progress import ProgressReporter
+from vodforge.services import Services
+from vodforge.storage.base import attempt_prefix, video_prefix
+from vodforge.worker.work import JobContext, WorkResult
+
+log = logging.getLogger(__name__)
+
+
+class TranscodeWork:
+    def __init__(self, services: Services, ffmpeg: str) -> None:
+        self.services = services
+        self.ffmpeg = ffmpeg
+
+    def __call__(self, ctx: JobContext) -> WorkResult:
+        services, job = self.services, ctx.job
+        video = services.repo.get_video(job.video_id)
+        reporter = ProgressReporter(services.telemetry, job)
+
+        reporter.enter("probe")
+        assert video.source_key is not None
+        suffix = PurePosixPath(video.source_key).suffix or ".bin"
+        source = ctx.scratch_dir / f"source{suffix}"
+        services.storage.download_file(video.source_key, source)
+        probe = probe_source(source, services.settings.limits, self.ffmpeg)
+        services.repo.record_probe(video.id, job, probe.to_json())
+        ladder = plan_ladder(probe.width, probe.height, probe.fps, probe.has_audio)
+        _check(ctx)
+
+        reporter.enter("transcode")
+        out_dir = ctx.scratch_dir / "package"
+        result = run_transcode(
+            self.ffmpeg,
+            source,
+            probe,
+            ladder,
+            out_dir,
+            stop=ctx.stop,
+            on_progress=reporter.transcode_progress,
+        )
+        reporter.enter("validate", 100.0)
+        poster, thumbnail = make_poster(
+            self.ffmpeg, source, probe, ladder[0], out_dir, stop=ctx.stop
+        )
+        _check(ctx)
+
+        reporter.enter("upload", 100.0)
+        prefix = attempt_prefix(video.id, job.id, job.attempt)
+        services.storage.upload_dir(prefix, out_dir)
+        _check(ctx)
+        return WorkResult(
+            package={
+                "prefix": prefix,
+                "master": prefix + result.package.master.relative_to(out_dir).as_posix(),
+                "poster": prefix + poster.relative_to(out_dir).as_posix(),
+                "thumbnail": prefix + thumbnail.relative_to(out_dir).as_posix(),
+                "duration_s": result.package.duration_s,
+                "renditions": [
+                    {
+                        "name": r.name,
+                        "width": r.width,
+                        "height": r.height,
+                        "fps": r.fps,
+                        "bandwidth": r.peak_bps,
+                        "average_bandwidth": r.average_bps,
+                        "codecs": r.codecs,
+                        "playlist": prefix + r.playlist,
+                    }
+                    for r in result.package.renditions
+                ],
+            }
+        )
+
+    def published(self, job: ClaimedJob, package: dict[str, Any]) -> None:
+        """After publishing, remove the files of every other attempt of this video."""
+        storage = self.services.storage
+        attempts_root = video_prefix(job.video_id) + "attempts/"
+        keep = package["prefix"]
+        stale = {
+            key[: key.index("/", len(attempts_root)) + 1]
+            for key in storage.list_keys(attempts_root)
+            if not key.startswith(keep)
+        }
+        for prefix in stale:
+            storage.delete_prefix(prefix)
+
+    def discarded(self, job: ClaimedJob, package: dict[str, Any]) -> None:
+        """An attempt that did not publish (fenced out, cancelled) removes its own files."""
+        self.services.storage.delete_prefix(package["prefix"])
+
+
+def _check(ctx: JobContext) -> None:
+    if ctx.stop.requested:
+        raise StopRequested(f"stopped: {ctx.stop.reason}")
+
+
+def transcode_work(services: Services) -> TranscodeWork:
+    return TranscodeWork(services, find_ffmpeg(services.settings.ffmpeg_path))

@@ -1,0 +1,229 @@
+"""`vodforge scheduler`: periodic maintenance, with one acting instance at a time.
+
+Each tick expires stale leases (counted attempts), dispatches due jobs (new, RETRY_WAIT whose
+backoff ended, failed dispatches), reports dispatches that never started, and now and then
+reconciles. On PostgreSQL an advisory lock elects the acting scheduler; on SQLite a file lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+
+from vodforge.executors.base import Executor
+from vodforge.jobs.reconcile import Fix, apply_fix, plan_reconcile
+from vodforge.jobs.records import ExpiredLease
+from vodforge.jobs.repository import JobRepository
+from vodforge.logs import Event, log_event
+
+log = logging.getLogger(__name__)
+
+ADVISORY_LOCK_KEY = 0x7F0D_F0E6  # any fixed 64-bit number, the same for every scheduler
+
+
+def dispatch_job(repo: JobRepository, executor: Executor, job_id: str) -> bool:
+    """Hand one job to the executor; a failure keeps it QUEUED with the error, to retry."""
+    try:
+        ref = executor.dispatch(job_id)
+    except Exception as exc:
+        repo.record_dispatch_error(job_id, f"{type(exc).__name__}: {exc}")
+        log_event(
+            log,
+            Event.DISPATCH_FAILED,
+            level=logging.WARNING,
+            job_id=job_id,
+            executor=executor.name,
+            error=str(exc),
+        )
+        return False
+    repo.mark_dispatched(job_id, ref)
+    return True
+
+
+@dataclass
+class TickReport:
+    expired: list[ExpiredLease] = field(default_factory=list)
+    dispatched: list[str] = field(default_factory=list)
+    dispatch_failures: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
+    reconciled: list[Fix] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "expired": [{"job_id": e.job_id, "state": e.state.value} for e in self.expired],
+            "dispatched": self.dispatched,
+            "dispatch_failures": self.dispatch_failures,
+            "stalled": self.stalled,
+            "reconciled": [fix.to_json() for fix in self.reconciled],
+        }
+
+
+class Scheduler:
+    def __init__(
+        self,
+        repo: JobRepository,
+        executor: Executor,
+        *,
+        scanner_id: str,
+        stall_after_s: float = 600.0,
+        reconcile_every: int = 12,
+    ) -> None:
+        self.repo = repo
+        self.executor = executor
+        self.scanner_id = scanner_id
+        self.stall_after_s = stall_after_s
+        self.reconcile_every = reconcile_every
+        self.ticks = 0
+
+    def expire_stale_leases(self) -> list[ExpiredLease]:
+        expired = self.repo.expire_stale_leases(self.scanner_id)
+        for lease in expired:
+            log_event(
+                log,
+                Event.STUCK_RECOVERED,
+                level=logging.WARNING,
+                job_id=lease.job_id,
+                video_id=lease.video_id,
+                state=lease.state.value,
+                attempt=lease.attempt_count,
+                max_attempts=lease.max_attempts,
+            )
+        return expired
+
+    def dispatch_due(self, report: TickReport) -> None:
+        for job_id in self.repo.jobs_due_for_dispatch():
+            try:
+                ref = self.executor.dispatch(job_id)
+            except Exception as exc:
+                self.repo.record_dispatch_error(job_id, f"{type(exc).__name__}: {exc}")
+                report.dispatch_failures.append(job_id)
+                log_event(
+                    log,
+                    Event.DISPATCH_FAILED,
+                    level=logging.WARNING,
+                    job_id=job_id,
+                    executor=self.executor.name,
+                    error=str(exc),
+                )
+                continue
+            self.repo.mark_dispatched(job_id, ref)
+            report.dispatched.append(job_id)
+
+    def report_stalled(self, report: TickReport) -> None:
+        for job in self.repo.stalled_dispatches(self.stall_after_s):
+            report.stalled.append(job.id)
+            log_event(
+                log,
+                Event.DISPATCH_STALLED,
+                level=logging.WARNING,
+                job_id=job.id,
+                executor=self.executor.name,
+                executor_ref=job.executor_ref,
+                waiting_s=round(self.repo.clock() - (job.dispatched_at or 0)),
+                reason=self.executor.describe(job.executor_ref),
+            )
+
+    def reconcile(self, *, apply: bool) -> list[Fix]:
+        fixes = plan_reconcile(self.repo, self.executor)
+        if apply:
+            for fix in fixes:
+                try:
+                    apply_fix(self.repo, fix)
+                    log_event(log, Event.RECONCILE_FIX, fix=fix.to_json())
+                except Exception as exc:
+                    log.warning("reconcile fix %s failed: %s", fix.to_json(), exc)
+        return fixes
+
+    def tick(self) -> TickReport:
+        report = TickReport(expired=self.expire_stale_leases())
+        self.dispatch_due(report)
+        if self.ticks % self.reconcile_every == 0:
+            self.report_stalled(report)
+            report.reconciled = self.reconcile(apply=True)
+            # Repairs may have queued jobs: dispatch them now rather than a tick later.
+            self.dispatch_due(report)
+        self.ticks += 1
+        return report
+
+    def run(self, stop: threading.Event, interval_s: float, leader: Leadership) -> None:
+        while not stop.is_set():
+            if leader.acquire():
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("scheduler tick failed")
+            stop.wait(interval_s)
+        leader.release()
+
+
+class Leadership:
+    """Only one scheduler acts at a time; the others wait to take over."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+class PostgresLeadership(Leadership):
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def acquire(self) -> bool:
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = psycopg.connect(self.conninfo, autocommit=True)
+                row = self.conn.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)
+                ).fetchone()
+                if not (row and row[0]):
+                    self.conn.close()
+                    self.conn = None
+                    return False
+            self.conn.execute("SELECT 1")
+            return True
+        except psycopg.Error as exc:
+            # Losing the connection releases the lock: another scheduler may take over.
+            log.warning("scheduler leadership connection lost: %s", exc)
+            self.conn = None
+            return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class FileLeadership(Leadership):
+    """SQLite: one scheduler per data directory, enforced with a file lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        if self.handle is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self.handle = handle
+        return True
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None

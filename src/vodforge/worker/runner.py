@@ -1,0 +1,182 @@
+"""Runs one claimed job to its outcome and records it through the repository."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vodforge.domain.retry import RetryPolicy
+from vodforge.domain.states import JobState
+from vodforge.errors import ErrorCode, StopRequested, VodforgeError
+from vodforge.jobs.records import ClaimedJob
+from vodforge.jobs.repository import Failure, JobRepository
+from vodforge.logs import Event, log_event
+from vodforge.process import StopToken
+from vodforge.worker.heartbeat import CANCELLED, SHUTDOWN, Heartbeat
+from vodforge.worker.work import JobContext, Work
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the attempt ended: the state written, or None when nothing could be written."""
+
+    state: JobState | None
+    lease_lost: bool = False
+    failure: Failure | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state is JobState.SUCCEEDED
+
+
+def failure_from(exc: BaseException) -> Failure:
+    if isinstance(exc, VodforgeError):
+        return Failure(exc.code.value, exc.message, retryable=exc.retryable)
+    # An unexpected bug may be transient (a full disk, a flaky mount): retry it, bounded.
+    return Failure(ErrorCode.INTERNAL_ERROR.value, f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        repo: JobRepository,
+        work: Work,
+        context_factory: ContextFactory,
+        *,
+        heartbeat_s: float,
+        lease_ttl_s: float,
+        retry_policy: RetryPolicy,
+        scratch_root: Path,
+        on_beat: Callable[[ClaimedJob], None] | None = None,
+    ) -> None:
+        self.repo = repo
+        self.work = work
+        self.context_factory = context_factory
+        self.heartbeat_s = heartbeat_s
+        self.lease_ttl_s = lease_ttl_s
+        self.retry_policy = retry_policy
+        self.scratch_root = scratch_root
+        self.on_beat = on_beat
+
+    def run(self, job: ClaimedJob, stop: StopToken) -> Outcome:
+        started = time.monotonic()
+        scratch = self.scratch_root / f"{job.id}-{job.attempt}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        heartbeat = Heartbeat(
+            self.repo,
+            job,
+            stop,
+            interval_s=self.heartbeat_s,
+            lease_ttl_s=self.lease_ttl_s,
+            on_beat=self.on_beat,
+        )
+        heartbeat.start()
+        log_event(
+            log,
+            Event.PROCESS_START,
+            job_id=job.id,
+            video_id=job.video_id,
+            tenant_id=job.tenant_id,
+            attempt=job.attempt,
+            worker_id=job.worker_id,
+        )
+        error: BaseException | None = None
+        package: dict[str, Any] | None = None
+        try:
+            package = self.work(self.context_factory(job, stop, scratch)).package
+        except StopRequested:
+            pass
+        except Exception as exc:
+            error = exc
+            if not isinstance(exc, VodforgeError):
+                log.exception("job %s raised an unexpected error", job.id)
+        finally:
+            heartbeat.finish()
+            shutil.rmtree(scratch, ignore_errors=True)
+        took_ms = int((time.monotonic() - started) * 1000)
+        outcome = self._record(job, stop, heartbeat, package, error, took_ms)
+        if package is not None:
+            self._tidy_storage(job, package, published=outcome.succeeded)
+        return outcome
+
+    def _tidy_storage(self, job: ClaimedJob, package: dict[str, Any], *, published: bool) -> None:
+        """Let the work remove files nobody will read: other attempts' once one is published,
+        or this attempt's own when it was not (fenced out, cancelled, failed late)."""
+        hook = getattr(self.work, "published" if published else "discarded", None)
+        if hook is None:
+            return
+        try:
+            hook(job, package)
+        except Exception as exc:
+            log.warning("cleaning up storage for job %s failed: %s", job.id, exc)
+
+    def _record(
+        self,
+        job: ClaimedJob,
+        stop: StopToken,
+        heartbeat: Heartbeat,
+        package: dict[str, object] | None,
+        error: BaseException | None,
+        took_ms: int,
+    ) -> Outcome:
+        fields: dict[str, Any] = {
+            "job_id": job.id,
+            "video_id": job.video_id,
+            "attempt": job.attempt,
+            "worker_id": job.worker_id,
+            "took_ms": took_ms,
+        }
+        if heartbeat.lost:
+            # Someone else may own the job now: write nothing more.
+            return Outcome(state=None, lease_lost=True)
+        if stop.requested:
+            # A stop request wins over whatever the work returned, even a clean exit.
+            if stop.reason == SHUTDOWN:
+                state = self.repo.release_job(job)
+                log_event(log, Event.JOB_RELEASED, state=_name(state), **fields)
+                return Outcome(state=state, lease_lost=state is None)
+            if stop.reason == CANCELLED:
+                state = self.repo.finish_cancelled(job)
+                log_event(log, Event.JOB_CANCELLED, state=_name(state), **fields)
+                return Outcome(state=state, lease_lost=state is None)
+        if error is None and package is not None:
+            state = self.repo.complete_job(job, dict(package))
+            event = Event.JOB_CANCELLED if state is JobState.CANCELLED else Event.JOB_COMPLETED
+            log_event(log, event, state=_name(state), **fields)
+            return Outcome(state=state, lease_lost=state is None)
+        failure = failure_from(error or RuntimeError("work returned no package"))
+        delay = self.retry_policy.delay_s(job.attempt)
+        state = self.repo.fail_job(job, failure, retry_delay_s=delay)
+        log_event(
+            log,
+            Event.JOB_FAILED,
+            level=logging.WARNING,
+            state=_name(state),
+            code=failure.code,
+            error=failure.message,
+            retryable=failure.retryable,
+            retry_in_s=round(delay, 1) if state is JobState.RETRY_WAIT else None,
+            **fields,
+        )
+        return Outcome(state=state, lease_lost=state is None, failure=failure)
+
+
+def _name(state: JobState | None) -> str | None:
+    return state.value if state is not None else None
+
+
+class ContextFactory:
+    """Builds the JobContext a work function receives (kept apart so tests can swap it)."""
+
+    def __init__(self, services: object) -> None:
+        self.services = services
+
+    def __call__(self, job: ClaimedJob, stop: StopToken, scratch: Path) -> JobContext:
+        return JobContext(job=job, stop=stop, scratch_dir=scratch, services=self.services)  # type: ignore[arg-type]
