@@ -7,6 +7,7 @@ group this supervisor started is ever signalled, so a stop can never hit another
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import signal
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STOP_GRACE_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,22 @@ class StopToken:
         return self._event.wait(timeout)
 
 
+def _set_parent_death_signal(signum: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signum)
+    except (OSError, AttributeError):  # not Linux: the group stop still applies
+        pass
+
+
 def _preexec(limits: ResourceLimits | None) -> Callable[[], None]:
     def setup() -> None:
         # A new session makes the child lead its own process group, so killpg reaches
         # everything it spawns and nothing else.
         os.setsid()
+        # If the worker dies (even by SIGKILL) the kernel kills the child too, so a crashed
+        # worker never leaves an orphaned ffmpeg burning CPU beside the job's next attempt.
+        _set_parent_death_signal(signal.SIGKILL)
         if limits is None:
             return
         if limits.address_space_bytes:

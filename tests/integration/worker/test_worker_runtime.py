@@ -1,0 +1,177 @@
+"""The worker runtime in-process: heartbeats, cancel and lease loss stop a real child process,
+graceful shutdown releases, and wake-ups reach an idle worker without polling."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, update
+
+from tests.support.factories import queue_jobs
+from vodforge.db.tables import jobs
+from vodforge.domain.retry import RetryPolicy
+from vodforge.domain.states import JobState, VideoStatus
+from vodforge.errors import InputRejected, RetryableError
+from vodforge.jobs.repository import JobRepository
+from vodforge.process import StopToken, run_child
+from vodforge.worker.runner import JobRunner
+from vodforge.worker.runtime import Worker
+from vodforge.worker.work import JobContext, WorkResult
+
+
+class ChildWork:
+    """Runs a sleeping child in its own process group and records its pid."""
+
+    def __init__(self, seconds: float = 30.0) -> None:
+        self.seconds = seconds
+        self.pids: list[int] = []
+        self.started = threading.Event()
+
+    def __call__(self, ctx: JobContext) -> WorkResult:
+        marker = ctx.scratch_dir / "child.pid"
+        code = (
+            f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); "
+            f"time.sleep({self.seconds})"
+        )
+        watcher = threading.Thread(target=self._watch, args=(marker,), daemon=True)
+        watcher.start()
+        result = run_child([sys.executable, "-c", code], stop=ctx.stop, grace_s=5)
+        if result.returncode != 0 and not result.stopped:
+            raise RetryableError(f"child exited {result.returncode}")
+        return WorkResult(package={"prefix": f"{ctx.job.id}/"})
+
+    def _watch(self, marker: Path) -> None:
+        for _ in range(200):
+            if marker.exists() and marker.read_text():
+                self.pids.append(int(marker.read_text()))
+                self.started.set()
+                return
+            time.sleep(0.02)
+
+
+def make_runner(repo: JobRepository, work: object, tmp_path: Path) -> JobRunner:
+    def context(job, stop, scratch):  # type: ignore[no-untyped-def]
+        return JobContext(job=job, stop=stop, scratch_dir=scratch, services=None)  # type: ignore[arg-type]
+
+    return JobRunner(
+        repo, work, context,  # type: ignore[arg-type]
+        heartbeat_s=0.2, lease_ttl_s=2.0, retry_policy=RetryPolicy(base_s=10),
+        scratch_root=tmp_path / "scratch",
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes: it no longer runs.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1][0] != "Z"
+
+
+def real_repo(engine: Engine) -> JobRepository:
+    return JobRepository(engine, lease_ttl_s=2.0, max_attempts=3)
+
+
+def run_in_thread(runner: JobRunner, repo: JobRepository, stop: StopToken):  # type: ignore[no-untyped-def]
+    job = repo.claim_job("w")
+    assert job is not None
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(runner.run(job, stop)))
+    thread.start()
+    return job, thread, outcome
+
+
+def test_success_completes_and_heartbeats(engine: Engine, tmp_path: Path) -> None:
+    repo = real_repo(engine)
+    queue_jobs(repo, "acme", 1)
+    work = ChildWork(seconds=1.0)
+    job, thread, outcome = run_in_thread(make_runner(repo, work, tmp_path), repo, StopToken())
+    thread.join(10)
+    assert outcome[0].state is JobState.SUCCEEDED  # type: ignore[attr-defined]
+    record = repo.get_job(job.id)
+    assert record.last_heartbeat_at is not None and record.last_heartbeat_at > record.created_at
+    assert repo.get_video(job.video_id).status is VideoStatus.READY
+
+
+def test_cancel_stops_the_child_and_cancels(engine: Engine, tmp_path: Path) -> None:
+    repo = real_repo(engine)
+    queue_jobs(repo, "acme", 1)
+    work = ChildWork()
+    job, thread, outcome = run_in_thread(make_runner(repo, work, tmp_path), repo, StopToken())
+    assert work.started.wait(10)
+    repo.cancel_video(job.video_id)
+    thread.join(0.2 + 15 + 2)
+    assert not thread.is_alive()
+    assert not pid_alive(work.pids[0])
+    assert outcome[0].state is JobState.CANCELLED  # type: ignore[attr-defined]
+    assert repo.get_video(job.video_id).status is VideoStatus.CANCELLED
+
+
+def test_lost_lease_stops_the_child_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    repo = real_repo(engine)
+    queue_jobs(repo, "acme", 1)
+    work = ChildWork()
+    job, thread, outcome = run_in_thread(make_runner(repo, work, tmp_path), repo, StopToken())
+    assert work.started.wait(10)
+    # Another claimer took the job over (as after a scanner expiry and a re-claim).
+    with engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job.id).values(lease_token="stolen"))
+    thread.join(0.2 + 15 + 2)
+    assert not thread.is_alive()
+    assert not pid_alive(work.pids[0])
+    assert outcome[0].lease_lost  # type: ignore[attr-defined]
+    record = repo.get_job(job.id)
+    assert record.state is JobState.RUNNING and record.lease_token == "stolen"
+
+
+def test_failures_are_classified(engine: Engine, tmp_path: Path) -> None:
+    repo = real_repo(engine)
+    queue_jobs(repo, "acme", 2)
+
+    def rejects(ctx: JobContext) -> WorkResult:
+        raise InputRejected("not a video")
+
+    def crashes(ctx: JobContext) -> WorkResult:
+        raise RuntimeError("disk full")
+
+    for work, expected in ((rejects, JobState.FAILED), (crashes, JobState.RETRY_WAIT)):
+        job = repo.claim_job("w")
+        assert job is not None
+        outcome = make_runner(repo, work, tmp_path).run(job, StopToken())
+        assert outcome.state is expected
+        assert repo.get_job(job.id).attempt_count == 1
+    failed = [v for v in repo.list_videos() if v.status is VideoStatus.FAILED]
+    assert [v.error_code for v in failed] == ["INVALID_INPUT"]
+
+
+def test_worker_wakes_on_new_job_and_shuts_down_gracefully(
+    engine: Engine, tmp_path: Path
+) -> None:
+    repo = real_repo(engine)
+    work = ChildWork()
+    # A long poll interval: only the wake-up signal can make the claim fast.
+    worker = Worker(repo, make_runner(repo, work, tmp_path), concurrency=2, poll_interval_s=30)
+    worker.start()
+    try:
+        time.sleep(0.3)
+        queued_at = time.monotonic()
+        [job_id] = queue_jobs(repo, "acme", 1)
+        assert work.started.wait(10)
+        events = repo.job_events(job_id)
+        claim_latency = events[1].at - events[0].at
+        assert events[1].to_state is JobState.RUNNING
+        assert claim_latency < 1.0, claim_latency
+        assert time.monotonic() - queued_at < 10
+    finally:
+        worker.request_shutdown()
+        assert worker.join(timeout=20)
+    assert not pid_alive(work.pids[0])
+    job = repo.get_job(job_id)
+    assert job.state is JobState.QUEUED and job.attempt_count == 0
+    assert any(e.reason == "released: worker shutting down" for e in repo.job_events(job_id))
