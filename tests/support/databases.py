@@ -100,8 +100,9 @@ class SqliteDatabases:
 
 
 @contextmanager
-def fresh_database(kind: str, pg: PostgresDatabases | None, sqlite: SqliteDatabases,
-                   directory: Path) -> Iterator[str]:
+def fresh_database(
+    kind: str, pg: PostgresDatabases | None, sqlite: SqliteDatabases, directory: Path
+) -> Iterator[str]:
     if kind == "postgresql":
         assert pg is not None
         url = pg.clone()

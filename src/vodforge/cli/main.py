@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--out", required=True)
     json_flag(c)
+    c = add("sample", None, "write a synthetic test clip (colour bars and a tone) to FILE")
+    c.add_argument("file")
+    c.add_argument("--seconds", type=float, default=10.0)
     c = add("worker", runtime.cmd_worker, "claim and run jobs until stopped")
     c.add_argument("--concurrency", type=int, default=1)
     c.add_argument("--max-jobs", type=int, default=None, help=argparse.SUPPRESS)
@@ -109,6 +112,17 @@ def cmd_db_upgrade(settings: Settings) -> int:
     return 0
 
 
+def cmd_sample(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vodforge.media.ffmpeg import find_ffmpeg
+    from vodforge.media.sample import make_sample
+
+    out = make_sample(find_ffmpeg(settings.ffmpeg_path), Path(args.file), args.seconds)
+    print(f"wrote {out} ({args.seconds:g} s, 1280x720, 30 fps, AAC)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level.upper())
@@ -116,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "db":
             return cmd_db_upgrade(settings)
+        if args.command == "sample":
+            return cmd_sample(settings, args)
         pool = max(5, getattr(args, "concurrency", 1) * 2 + 2, getattr(args, "workers", 1) * 2 + 2)
         services = open_services(settings, pool_size=pool)
         try:

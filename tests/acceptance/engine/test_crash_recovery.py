@@ -20,7 +20,8 @@ def test_sigkilled_worker_is_recovered_and_job_completes_once(
     database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     env = cli_env(
-        database_url, tmp_path / "data",
+        database_url,
+        tmp_path / "data",
         VODFORGE_WORK="tests.support.work:sleepy_work",
         VODFORGE_TEST_SLEEP_S="60",
         VODFORGE_LEASE_TTL_S=str(LEASE_TTL_S),
@@ -52,9 +53,7 @@ def test_sigkilled_worker_is_recovered_and_job_completes_once(
 
             def reclaimed() -> bool:
                 events = repo.job_events(job_id)
-                return any(
-                    e.to_state is JobState.RUNNING and e.attempt == 2 for e in events
-                )
+                return any(e.to_state is JobState.RUNNING and e.attempt == 2 for e in events)
 
             wait_for(reclaimed, timeout=LEASE_TTL_S + SCAN_S + 10)
             events = repo.job_events(job_id)
@@ -72,7 +71,9 @@ def test_sigkilled_worker_is_recovered_and_job_completes_once(
         (JobState.RETRY_WAIT, JobState.RUNNING),
         (JobState.RUNNING, JobState.SUCCEEDED),
     ]
-    stuck = [e for e in log_events(tmp_path / "scheduler.log") if e.get("event") == "STUCK_RECOVERED"]
+    stuck = [
+        e for e in log_events(tmp_path / "scheduler.log") if e.get("event") == "STUCK_RECOVERED"
+    ]
     assert [e["job_id"] for e in stuck] == [job_id]
 
 

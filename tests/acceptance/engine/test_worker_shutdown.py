@@ -15,8 +15,10 @@ from vodforge.jobs.repository import JobRepository
 
 def test_sigterm_releases_running_job(database_url: str, engine: Engine, tmp_path: Path) -> None:
     env = cli_env(
-        database_url, tmp_path / "data",
-        VODFORGE_WORK="tests.support.work:sleepy_work", VODFORGE_TEST_SLEEP_S="60",
+        database_url,
+        tmp_path / "data",
+        VODFORGE_WORK="tests.support.work:sleepy_work",
+        VODFORGE_TEST_SLEEP_S="60",
     )
     source = tmp_path / "upload.mp4"
     source.write_bytes(b"x")

@@ -23,7 +23,8 @@ def test_job_event_triggers_exist(engine: Engine) -> None:
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             rows = conn.exec_driver_sql(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal"
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal"
             )
         else:
             rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")

@@ -157,10 +157,14 @@ def lifecycle_machine(engine: Engine) -> type[RuleBasedStateMachine]:
                         if event.from_state != event.to_state:
                             assert (event.from_state, event.to_state) in ALLOWED_TRANSITIONS
                     assert events[-1].to_state is job.state
-                    claims = sum(e.to_state is JobState.RUNNING and e.from_state
-                                 is not JobState.RUNNING for e in events)
-                    releases = sum(e.to_state is JobState.QUEUED and e.from_state
-                                   is JobState.RUNNING for e in events)
+                    claims = sum(
+                        e.to_state is JobState.RUNNING and e.from_state is not JobState.RUNNING
+                        for e in events
+                    )
+                    releases = sum(
+                        e.to_state is JobState.QUEUED and e.from_state is JobState.RUNNING
+                        for e in events
+                    )
                     assert job.attempt_count == claims - releases
 
     return Lifecycle

@@ -47,8 +47,9 @@ def test_expired_lease_is_redispatched_with_same_job_id(
 
 
 def test_stalled_dispatch_is_reported(repo: JobRepository, clock: FakeClock) -> None:
-    scheduler = Scheduler(repo, InMemoryExecutor(), scanner_id="s", stall_after_s=60,
-                          reconcile_every=1)
+    scheduler = Scheduler(
+        repo, InMemoryExecutor(), scanner_id="s", stall_after_s=60, reconcile_every=1
+    )
     [job_id] = queue_jobs(repo, "acme", 1)
     scheduler.tick()
     clock.advance(61)
@@ -62,11 +63,17 @@ def test_reconcile_plans_and_repairs(repo: JobRepository, engine: Engine) -> Non
     job = repo.claim_job_by_id(settle, "w")
     assert job is not None
     with engine.begin() as conn:
-        conn.execute(update(jobs).where(jobs.c.id == settle).values(
-            state="FAILED", lease_token=None, last_error_code="TRANSCODE_FAILED"))
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == settle)
+            .values(state="FAILED", lease_token=None, last_error_code="TRANSCODE_FAILED")
+        )
         missing_video = repo.get_job(missing).video_id
-        conn.execute(update(videos).where(videos.c.id == missing_video).values(
-            current_job_id="00000000-0000-0000-0000-000000000000"))
+        conn.execute(
+            update(videos)
+            .where(videos.c.id == missing_video)
+            .values(current_job_id="00000000-0000-0000-0000-000000000000")
+        )
         ready_video = repo.get_job(ready_empty).video_id
         conn.execute(update(videos).where(videos.c.id == ready_video).values(status="READY"))
     repo.mark_dispatched(unknown, "mem-gone")

@@ -188,14 +188,18 @@ def test_dead_letter_responses_by_state(repo: JobRepository, clock: FakeClock) -
     job = repo.claim_job_by_id(running, "w")
     assert job is not None
     assert repo.dead_letter(running) == {
-        "ok": True, "skipped": "running_alert_only", "state": "RUNNING"
+        "ok": True,
+        "skipped": "running_alert_only",
+        "state": "RUNNING",
     }
     assert repo.get_job(running).state is JobState.RUNNING
     job_done = repo.claim_job_by_id(done, "w")
     assert job_done is not None
     repo.complete_job(job_done, {"prefix": "p/"})
     assert repo.dead_letter(done) == {
-        "ok": True, "skipped": "already_terminal", "state": "SUCCEEDED"
+        "ok": True,
+        "skipped": "already_terminal",
+        "state": "SUCCEEDED",
     }
     # RETRY_WAIT is marked DEAD like QUEUED.
     repo.fail_job(job, RETRYABLE, retry_delay_s=60)

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.clips import make_audio_only, make_clip, make_huge_frame
 
+from tests.support.clips import make_audio_only, make_clip, make_huge_frame
 from vodforge.errors import ErrorCode, InputRejected, RetryableError
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source, run_header_probe

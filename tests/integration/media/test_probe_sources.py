@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.clips import make_clip
 
+from tests.support.clips import make_clip
 from vodforge.media.ffmpeg import ffmpeg_has_libx264, find_ffmpeg
 from vodforge.media.probe import probe_source
 from vodforge.settings import InputLimits

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.support.clips import make_clip
 
+from tests.support.clips import make_clip
 from vodforge.domain.ladder import Rendition, plan_ladder
 from vodforge.errors import ErrorCode, RetryableError
 from vodforge.media.ffmpeg import find_ffmpeg

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.clips import make_clip
 
+from tests.support.clips import make_clip
 from vodforge.domain.ladder import plan_ladder
 from vodforge.errors import StopRequested
 from vodforge.media.ffmpeg import find_ffmpeg

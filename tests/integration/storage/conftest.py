@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.s3server import aws_test_env, moto_server, new_bucket_name, s3_client
 
+from tests.support.s3server import aws_test_env, moto_server, new_bucket_name, s3_client
 from vodforge.storage.base import Storage
 from vodforge.storage.local import LocalStorage
 from vodforge.storage.memory import MemoryStorage

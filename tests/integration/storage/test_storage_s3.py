@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.s3server import fault_proxy, seed_objects
 
+from tests.support.s3server import fault_proxy, seed_objects
 from vodforge.errors import ErrorCode, PermanentError, RetryableError
 from vodforge.storage import open_storage
 from vodforge.storage.base import ObjectNotFound

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import redis
 from sqlalchemy import Engine, delete
+
 from tests.conftest import FakeClock
 from tests.support.databases import (
     PG_ADMIN_URL,
@@ -18,7 +19,6 @@ from tests.support.databases import (
     pg_url_for,
     require_service,
 )
-
 from vodforge.db.engine import make_engine
 from vodforge.db.tables import metadata, video_progress
 from vodforge.telemetry.base import Telemetry

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.conftest import FakeClock
 
+from tests.conftest import FakeClock
 from vodforge.telemetry.base import Telemetry
 
 PROGRESS = {"percent": 42.5, "stage": "transcode", "fps": 96.0, "speed": 3.2, "eta_s": 31.0}

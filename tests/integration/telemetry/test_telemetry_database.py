@@ -8,8 +8,8 @@ import socket
 
 import pytest
 from sqlalchemy import Engine, create_engine, create_mock_engine, select
-from tests.conftest import FakeClock
 
+from tests.conftest import FakeClock
 from vodforge.db.engine import make_engine
 from vodforge.db.tables import video_progress
 from vodforge.errors import ConfigError

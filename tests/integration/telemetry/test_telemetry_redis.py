@@ -9,8 +9,8 @@ import time
 
 import pytest
 import redis
-from tests.conftest import FakeClock
 
+from tests.conftest import FakeClock
 from vodforge.telemetry import open_telemetry
 from vodforge.telemetry.redis import RedisTelemetry, heartbeat_key, progress_key
 

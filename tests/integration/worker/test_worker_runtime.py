@@ -58,8 +58,12 @@ def make_runner(repo: JobRepository, work: object, tmp_path: Path) -> JobRunner:
         return JobContext(job=job, stop=stop, scratch_dir=scratch, services=None)  # type: ignore[arg-type]
 
     return JobRunner(
-        repo, work, context,  # type: ignore[arg-type]
-        heartbeat_s=0.2, lease_ttl_s=2.0, retry_policy=RetryPolicy(base_s=10),
+        repo,
+        work,
+        context,  # type: ignore[arg-type]
+        heartbeat_s=0.2,
+        lease_ttl_s=2.0,
+        retry_policy=RetryPolicy(base_s=10),
         scratch_root=tmp_path / "scratch",
     )
 
@@ -150,9 +154,7 @@ def test_failures_are_classified(engine: Engine, tmp_path: Path) -> None:
     assert [v.error_code for v in failed] == ["INVALID_INPUT"]
 
 
-def test_worker_wakes_on_new_job_and_shuts_down_gracefully(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_worker_wakes_on_new_job_and_shuts_down_gracefully(engine: Engine, tmp_path: Path) -> None:
     repo = real_repo(engine)
     work = ChildWork()
     # A long poll interval: only the wake-up signal can make the claim fast.
