@@ -42,7 +42,7 @@ class ChildResult:
     timed_out: bool
     wall_s: float
     cpu_s: float
-    # Peak resident set of the child (and its own children), from wait4's rusage.
+    # CPU time and peak resident set of the child (and the children it waited for).
     max_rss_kb: int
 
     @property
@@ -99,18 +99,44 @@ def _preexec(limits: ResourceLimits | None) -> Callable[[], None]:
     return setup
 
 
-def stop_process_group(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM the child's group, wait up to grace_s, then SIGKILL and wait."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace_s)
-    # The leader may have exited while members linger: kill whatever is left of the group.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+class _Child:
+    """A started child that this supervisor reaps itself, to keep its own resource usage."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.usage: resource.struct_rusage | None = None
+
+    def reap(self, block: bool = False) -> bool:
+        if self.proc.returncode is not None:
+            return True
+        pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return False
+        # wait4 (not Popen.wait) returns the child's own rusage, which stays exact when
+        # several jobs run children at once in one worker.
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.usage = usage
+        return True
+
+    def wait(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not self.reap():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def stop_group(self, grace_s: float) -> None:
+        """SIGTERM the child's group, wait up to grace_s, then SIGKILL the group and reap."""
+        self._signal_group(signal.SIGTERM)
+        self.wait(grace_s)
+        # The leader may have exited while members linger: kill whatever is left.
+        self._signal_group(signal.SIGKILL)
+        self.reap(block=True)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signum)
 
 
 def run_child(
@@ -130,7 +156,6 @@ def run_child(
     for error messages. stdin is closed so a child can never wait on a terminal.
     """
     started = time.monotonic()
-    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -159,30 +184,29 @@ def run_child(
     for reader in readers:
         reader.start()
 
+    child = _Child(proc)
     stopped = timed_out = False
     deadline = None if timeout_s is None else started + timeout_s
-    while proc.poll() is None:
+    while not child.reap():
         if stop is not None and stop.requested:
             stopped = True
-            stop_process_group(proc, grace_s)
+            child.stop_group(grace_s)
             break
         if deadline is not None and time.monotonic() > deadline:
             timed_out = True
-            stop_process_group(proc, grace_s)
+            child.stop_group(grace_s)
             break
         if stop is not None:
             stop.wait(0.1)
         else:
             time.sleep(0.1)
-    returncode = proc.wait()
+    returncode = proc.returncode
+    assert returncode is not None and child.usage is not None
     for reader in readers:
         reader.join(timeout=5)
     proc.stdout.close()
     proc.stderr.close()
-    usage_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = (usage_after.ru_utime - usage_before.ru_utime) + (
-        usage_after.ru_stime - usage_before.ru_stime
-    )
+    usage = child.usage
     return ChildResult(
         argv=tuple(argv),
         returncode=returncode,
@@ -191,6 +215,6 @@ def run_child(
         stop_reason=stop.reason if (stop is not None and stopped) else None,
         timed_out=timed_out,
         wall_s=time.monotonic() - started,
-        cpu_s=cpu_s,
-        max_rss_kb=usage_after.ru_maxrss,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_kb=usage.ru_maxrss,
     )

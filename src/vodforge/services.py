@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from vodforge.db.engine import make_engine
-from vodforge.db.migrate import current_revision, upgrade
+from vodforge.db.migrate import current_revision, upgrade_if_needed
 from vodforge.domain.retry import RetryPolicy
 from vodforge.errors import ConfigError
 from vodforge.executors.base import Executor
@@ -67,7 +67,7 @@ def open_services(settings: Settings, *, pool_size: int = 5) -> Services:
 def ensure_schema(engine: Engine, settings: Settings) -> None:
     """The embedded mode migrates itself; a shared PostgreSQL is migrated by the operator."""
     if settings.is_embedded:
-        upgrade(engine)
+        upgrade_if_needed(engine)
         return
     if current_revision(engine) is None:
         raise ConfigError("the database has no vodforge schema: run `vodforge db upgrade` first")

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from vodforge.db.migrate import current_revision
+from vodforge.db.migrate import HEAD_REVISION, current_revision, head_revision
 from vodforge.db.tables import metadata
 
 
@@ -14,7 +14,7 @@ def test_migrations_match_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD_REVISION == head_revision(engine)
 
 
 def test_job_event_triggers_exist(engine: Engine) -> None:

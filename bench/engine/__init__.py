@@ -1,0 +1,1 @@
+"""Benchmarks of the job engine: throughput, scanner cost, dispatch latency, crash recovery."""
