@@ -232,9 +232,14 @@ def print_header(title: str, inputs: dict[str, object]) -> None:
         f"psycopg {_version('psycopg')}, procrastinate {_version('procrastinate')}, "
         f"vodforge {_version('vodforge')}"
     )
+    print(f"load:        {load_average()} (1/5/15 min; other processes share this machine)")
     for key, value in inputs.items():
         print(f"input:       {key} = {value}")
     print(flush=True)
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _module_name() -> str:

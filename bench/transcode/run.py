@@ -104,12 +104,39 @@ class Measure:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     tree_maxrss_kb: int = 0
+    # CPU the rest of the machine used meanwhile (busy time in /proc/stat, steal included,
+    # minus our own): the machine is shared, so a noisy neighbour shows up here.
+    foreign_cpu_s: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: Measure) -> None:
         self.wall_s += other.wall_s
         self.cpu_s += other.cpu_s
+        self.foreign_cpu_s += other.foreign_cpu_s
         self.tree_maxrss_kb = max(self.tree_maxrss_kb, other.tree_maxrss_kb)
+
+    @property
+    def foreign_cores(self) -> float:
+        return self.foreign_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def busy_cpu_s() -> float:
+    """Machine-wide busy CPU seconds so far (user, nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(max_wait_s: float, threshold_cores: float = 0.3) -> tuple[float, float]:
+    """Wait (up to max_wait_s) until the machine is idle for 2 s; (waited, last load)."""
+    started = time.monotonic()
+    while True:
+        before = busy_cpu_s()
+        time.sleep(2.0)
+        load = (busy_cpu_s() - before) / 2.0
+        waited = time.monotonic() - started
+        if load < threshold_cores or waited >= max_wait_s:
+            return waited, load
 
 
 class BenchError(RuntimeError):
@@ -136,6 +163,7 @@ def run_measured(
     sampled VmHWM of the process itself."""
     out_path, err_path = log_dir / f"{tag}.out", log_dir / f"{tag}.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
+        busy_before = busy_cpu_s()
         started = time.monotonic()
         proc = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
@@ -145,14 +173,15 @@ def run_measured(
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
+        busy = busy_cpu_s() - busy_before
         done.set()
         sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = err_path.read_text(errors="replace").splitlines()[-15:]
         raise BenchError(f"{tag} exited {proc.returncode}:\n  " + "\n  ".join(tail))
-    measure = Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
-    return measure, peak[0]
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measure(wall, cpu, usage.ru_maxrss, max(0.0, busy - cpu)), peak[0]
 
 
 # ----------------------------------------------------------------------------- variants
@@ -458,6 +487,7 @@ def machine() -> list[str]:
         f"cpu: {model[1].strip() if model else '?'}",
         f"ram: {int(mem[1]) / MB:.1f} GiB" if mem else "ram: ?",
         f"kernel: {platform.release()}; python {platform.python_version()}",
+        f"load average at start: {Path('/proc/loadavg').read_text().split()[:3]}",
     ]
 
 
@@ -493,7 +523,7 @@ def report(
 ) -> list[str]:
     lines = []
     header = f"{'variant':<42} {'wall s med [min-max]':>22} {'CPU s med [min-max]':>22}"
-    header += f" {'CPU/wall':>8} {'tree RSS':>9} {'output':>8}"
+    header += f" {'CPU/wall':>8} {'tree RSS':>9} {'output':>8} {'other load':>10}"
     lines += [header, "-" * len(header)]
     for variant in VARIANTS:
         runs = results.get(variant.key)
@@ -504,14 +534,21 @@ def report(
         out_mb = _med([c.bytes_total for c in checks[variant.key]]) / MB
         lines.append(
             f"{variant.label:<42} {_spread(walls):>22} {_spread(cpus):>22} "
-            f"{_med(cpus) / _med(walls):>8.2f} {rss:>7.0f}MB {out_mb:>6.1f}MB"
+            f"{_med(cpus) / _med(walls):>8.2f} {rss:>7.0f}MB {out_mb:>6.1f}MB "
+            f"{_med([m.foreign_cores for m in runs]):>5.2f} cores"
         )
     if decode:
         walls, cpus = [m.wall_s for m in decode], [m.cpu_s for m in decode]
         lines.append(
             f"{'(x) diag: decode source only (-f null)':<42} {_spread(walls):>22} "
-            f"{_spread(cpus):>22} {_med(cpus) / _med(walls):>8.2f}"
+            f"{_spread(cpus):>22} {_med(cpus) / _med(walls):>8.2f} {'':>9} {'':>8} "
+            f"{_med([m.foreign_cores for m in decode]):>5.2f} cores"
         )
+    noisy = sum(m.foreign_cores > 0.2 for runs in results.values() for m in runs)
+    lines.append(
+        "other load = CPU the rest of the machine used during the run, in cores (from "
+        f"/proc/stat); runs above 0.2 cores (contaminated by a neighbour): {noisy}"
+    )
     lines.append("")
 
     def med(key: str, attr: str) -> float | None:
@@ -610,6 +647,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", choices=sorted(SOURCES), default="testsrc2")
     parser.add_argument("--no-diag", action="store_true", help="skip (d) and decode-only")
     parser.add_argument("--variants", default="abcd", help="subset to run, e.g. 'ac'")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=180.0,
+        help="before each run, wait up to this many seconds for other load to stop (0: never)",
+    )
     args = parser.parse_args(argv)
     rounds, duration = (1, 20) if args.quick else (args.rounds, args.duration)
     chosen = [v for v in VARIANTS if v.key in args.variants]
@@ -651,6 +694,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for variant in chosen[shift:] + chosen[:shift]:
                 tag = f"r{round_no}-{variant.key}"
                 out = root / f"{tag}-out"
+                if args.quiet_wait > 0:
+                    waited, load = wait_until_quiet(args.quiet_wait)
+                    if waited > 2.5:
+                        print(f"  (waited {waited:.0f} s for other load; now {load:.2f} cores)")
                 measure = variant.run(ctx, out, logs, tag)
                 check = check_package(ffmpeg, out, probe.duration_s)
                 shutil.rmtree(out)
@@ -658,10 +705,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 checks.setdefault(variant.key, []).append(check)
                 print(
                     f"round {round_no + 1} {variant.label:<42} wall {measure.wall_s:6.1f} s  "
-                    f"CPU {measure.cpu_s:6.1f} s  output {check.bytes_total / MB:5.1f} MB",
+                    f"CPU {measure.cpu_s:6.1f} s  output {check.bytes_total / MB:5.1f} MB  "
+                    f"other load {measure.foreign_cores:.2f} cores",
                     flush=True,
                 )
             if not args.no_diag:
+                if args.quiet_wait > 0:
+                    wait_until_quiet(args.quiet_wait)
                 decode.append(decode_only(ctx, logs, f"r{round_no}-x"))
         print()
         for line in report(results, checks, decode):

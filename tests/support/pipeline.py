@@ -3,6 +3,8 @@ and a look at which processes are still working in a job's scratch directory."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -64,7 +66,7 @@ class RecordingTelemetry(Telemetry):
 
         def reached() -> bool:
             return any(
-                p["stage"] == stage and float(p.get("percent") or 0.0) >= min_percent  # type: ignore[arg-type]
+                p["stage"] == stage and float(p.get("percent") or 0.0) >= min_percent
                 for p in self.progress
             )
 
@@ -169,3 +171,27 @@ def pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user who only set a data directory (SQLite, local storage)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VODFORGE_")}
+    env["VODFORGE_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def stderr_lines(stderr: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Split a command's stderr into its JSON log events and every other line."""
+    events: list[dict[str, Any]] = []
+    other: list[str] = []
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+                continue
+            except json.JSONDecodeError:
+                pass
+        if line.strip():
+            other.append(line)
+    return events, other

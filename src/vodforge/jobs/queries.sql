@@ -83,8 +83,9 @@ UPDATE jobs SET
         WHEN cancel_requested THEN 'CANCELLED'
         WHEN attempt_count >= max_attempts THEN 'DEAD'
         ELSE 'RETRY_WAIT' END,
-    run_after = :run_after, dispatched_at = NULL,
-    lease_token = NULL, leased_until = NULL,
+    run_after = CASE WHEN cancel_requested OR attempt_count >= max_attempts
+                     THEN NULL ELSE :run_after END,
+    dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
     last_error_code = :code, last_error_message = :message,
     finished_at = CASE WHEN cancel_requested OR attempt_count >= max_attempts
                        THEN :now ELSE NULL END,
@@ -128,7 +129,9 @@ UPDATE jobs SET
         WHEN cancel_requested THEN 'CANCELLED'
         WHEN attempt_count >= max_attempts THEN 'DEAD'
         ELSE 'RETRY_WAIT' END,
-    run_after = :now, dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
+    run_after = CASE WHEN cancel_requested OR attempt_count >= max_attempts
+                     THEN NULL ELSE :now END,
+    dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
     last_error_code = 'WORKER_LOST',
     last_error_message = 'lease expired: worker ' || coalesce(leased_by, '?') || ' stopped heartbeating',
     finished_at = CASE WHEN cancel_requested OR attempt_count >= max_attempts
@@ -150,7 +153,9 @@ UPDATE jobs SET
         WHEN cancel_requested THEN 'CANCELLED'
         WHEN attempt_count >= max_attempts THEN 'DEAD'
         ELSE 'RETRY_WAIT' END,
-    run_after = :now, dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
+    run_after = CASE WHEN cancel_requested OR attempt_count >= max_attempts
+                     THEN NULL ELSE :now END,
+    dispatched_at = NULL, lease_token = NULL, leased_until = NULL,
     last_error_code = 'WORKER_LOST',
     last_error_message = 'lease expired: worker ' || coalesce(leased_by, '?') || ' stopped heartbeating',
     finished_at = CASE WHEN cancel_requested OR attempt_count >= max_attempts

@@ -3,19 +3,20 @@ attempt's own prefix, and hand back the package that completing the job publishe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import PurePosixPath
 from typing import Any
 
 from vodforge.domain.ladder import plan_ladder
-from vodforge.errors import StopRequested
+from vodforge.errors import ErrorCode, RetryableError, StopRequested
 from vodforge.jobs.records import ClaimedJob
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
 from vodforge.media.transcode import make_poster, run_transcode
 from vodforge.pipeline.progress import ProgressReporter
 from vodforge.services import Services
-from vodforge.storage.base import attempt_prefix, video_prefix
+from vodforge.storage.base import ObjectNotFound, attempt_prefix, video_prefix
 from vodforge.worker.work import JobContext, WorkResult
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,14 @@ class TranscodeWork:
         assert video.source_key is not None
         suffix = PurePosixPath(video.source_key).suffix or ".bin"
         source = ctx.scratch_dir / f"source{suffix}"
-        services.storage.download_file(video.source_key, source)
+        try:
+            services.storage.download_file(video.source_key, source)
+        except ObjectNotFound as exc:
+            # The upload was accepted, so a missing object is storage's fault, not the
+            # uploader's: retry (bounded by max attempts) instead of blaming the file.
+            raise RetryableError(
+                f"the stored source is missing: {exc}", code=ErrorCode.STORAGE_ERROR
+            ) from exc
         probe = probe_source(source, services.settings.limits, self.ffmpeg)
         services.repo.record_probe(video.id, job, probe.to_json())
         ladder = plan_ladder(probe.width, probe.height, probe.fps, probe.has_audio)
@@ -60,8 +68,14 @@ class TranscodeWork:
 
         reporter.enter("upload", 100.0)
         prefix = attempt_prefix(video.id, job.id, job.attempt)
-        services.storage.upload_dir(prefix, out_dir)
-        _check(ctx)
+        try:
+            services.storage.upload_dir(prefix, out_dir)
+            _check(ctx)
+        except BaseException:
+            # Nothing will publish this attempt: leave no objects of it behind.
+            with contextlib.suppress(Exception):
+                services.storage.delete_prefix(prefix)
+            raise
         return WorkResult(
             package={
                 "prefix": prefix,

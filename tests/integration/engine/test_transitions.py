@@ -58,6 +58,7 @@ def test_retryable_failure_backs_off_then_dies(repo: JobRepository, clock: FakeC
     job = repo.claim_job("w1")
     assert job is not None and job.attempt == 3
     assert repo.fail_job(job, RETRYABLE, retry_delay_s=10) is JobState.DEAD
+    assert repo.get_job(job_id).run_after is None, "a dead job is not retrying at any time"
     video = repo.get_video(job.video_id)
     assert video.status is VideoStatus.FAILED and video.error_code == "ATTEMPTS_EXHAUSTED"
     assert "TRANSCODE_FAILED" in (video.error_message or "")

@@ -26,8 +26,9 @@ def test_stop_escalates_to_sigkill_for_a_child_ignoring_sigterm() -> None:
         stop.request("cancelled")
 
     started = time.monotonic()
-    result = run_child([sys.executable, "-c", STUBBORN], stop=stop, on_stdout_line=on_line,
-                       grace_s=1.0)
+    result = run_child(
+        [sys.executable, "-c", STUBBORN], stop=stop, on_stdout_line=on_line, grace_s=1.0
+    )
     took = time.monotonic() - started
     assert lines == ["ready"]
     assert result.stopped and result.stop_reason == "cancelled"

@@ -1,0 +1,14 @@
+"""A job work that does nothing, so a benchmark measures the engine rather than media."""
+
+from __future__ import annotations
+
+from vodforge.worker.work import JobContext, Work, WorkResult
+
+
+def noop_work(services: object) -> Work:
+    """VODFORGE_WORK=bench.engine.noop_work:noop_work"""
+
+    def run(ctx: JobContext) -> WorkResult:
+        return WorkResult(package={"prefix": "noop/"})
+
+    return run
