@@ -270,6 +270,7 @@ def vodforge_bin() -> str:
 
 def start_process(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start argv as the leader of its own process group, output appended to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     try:
         return subprocess.Popen(

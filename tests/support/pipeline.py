@@ -149,22 +149,6 @@ def scratch_dir_of(settings: Settings, job: ClaimedJob) -> Path:
     return settings.scratch_dir / f"{job.id}-{job.attempt}"
 
 
-def live_processes_mentioning(text: str) -> list[int]:
-    """Pids of live (non-zombie) processes whose command line contains `text`."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if text.encode() in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
-
-
 def pid_alive(pid: int) -> bool:
     try:
         state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]

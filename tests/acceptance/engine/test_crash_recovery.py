@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tests.support.cli import cli_env, cli_process, log_events, run_json, wait_for
+from tests.support.procs import live_processes_mentioning, pid_alive
 from vodforge.domain.states import JobState
 from vodforge.jobs.repository import JobRepository
 
@@ -49,7 +50,7 @@ def test_sigkilled_worker_is_recovered_and_job_completes_once(
             os.killpg(victim.pid, signal.SIGKILL)
             victim.wait()
             # The job's own child dies with its worker (parent-death signal), not later.
-            wait_for(lambda: not _alive(child_pid), timeout=5)
+            wait_for(lambda: not pid_alive(child_pid), timeout=5)
 
             def reclaimed() -> bool:
                 events = repo.job_events(job_id)
@@ -78,23 +79,5 @@ def test_sigkilled_worker_is_recovered_and_job_completes_once(
 
 
 def _sleeping_child_of(worker_pid: int) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(") ", 1)[1].split()[1])
-        if ppid == worker_pid and b"time.sleep" in cmdline:
-            return int(entry.name)
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except OSError:
-        return False
-    return state != "Z"
+    pids = live_processes_mentioning("time.sleep", parent=worker_pid)
+    return pids[0] if pids else None

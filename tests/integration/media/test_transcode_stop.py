@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clips import make_clip
+from tests.support.procs import live_processes_mentioning
 from vodforge.domain.ladder import plan_ladder
 from vodforge.errors import StopRequested
 from vodforge.media.ffmpeg import find_ffmpeg
@@ -25,18 +26,7 @@ pytestmark = pytest.mark.slow
 
 def processes_writing_to(out_dir: Path) -> list[int]:
     """Pids of live (non-zombie) processes whose command line names out_dir."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if str(out_dir).encode() in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
+    return live_processes_mentioning(str(out_dir))
 
 
 def test_stop_during_a_real_transcode(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.pipeline import (
-    live_processes_mentioning,
     pipeline_services,
     pipeline_settings,
     scratch_dir_of,
 )
+from tests.support.procs import live_processes_mentioning
 from vodforge.cli.runtime import build_runner
 from vodforge.cli.videos import DEFAULT_TENANT, submit_file
 from vodforge.db.tables import jobs, video_progress

@@ -14,12 +14,12 @@ from sqlalchemy import update
 
 from tests.support.pipeline import (
     BackgroundRun,
-    live_processes_mentioning,
     pid_alive,
     pipeline_services,
     pipeline_settings,
     scratch_dir_of,
 )
+from tests.support.procs import live_processes_mentioning
 from vodforge.cli.videos import DEFAULT_TENANT, submit_file
 from vodforge.db.tables import jobs
 from vodforge.domain.states import JobState, VideoStatus

@@ -3,7 +3,6 @@ graceful shutdown releases, and wake-ups reach an idle worker without polling.""
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, update
 
 from tests.support.factories import queue_jobs
+from tests.support.procs import pid_alive
 from vodforge.db.tables import jobs
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobState, VideoStatus
@@ -66,16 +66,6 @@ def make_runner(repo: JobRepository, work: object, tmp_path: Path) -> JobRunner:
         retry_policy=RetryPolicy(base_s=10),
         scratch_root=tmp_path / "scratch",
     )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purposes: it no longer runs.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ")[1][0] != "Z"
 
 
 def real_repo(engine: Engine) -> JobRepository:
