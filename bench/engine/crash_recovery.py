@@ -65,6 +65,7 @@ class Recovery:
     expired_to_running_s: float
     kill_to_running_s: float
     child_survived_kill: bool
+    rerun_by: str
 
 
 def wait_for(what: str, check, timeout_s: float, interval_s: float = 0.02):  # type: ignore[no-untyped-def]
@@ -182,6 +183,8 @@ def run_round(cluster: Cluster, repo: JobRepository, tenant_id: str, n: int) -> 
     expired = next(e for e in events if e.reason == "lease expired")
     rerun = next(e for e in events if e.to_state is JobState.RUNNING and e.attempt == 2)
     wait_for("the job to succeed", lambda: repo.get_job(job_id).state is JobState.SUCCEEDED, 30.0)
+    # The killed worker's LISTEN backend must be gone before its replacement is counted.
+    wait_for("the killed worker's session to end", lambda: listeners(cluster.url) <= 1, 30.0)
     cluster.start_worker()
     cluster.wait_ready()
     return Recovery(
@@ -190,6 +193,7 @@ def run_round(cluster: Cluster, repo: JobRepository, tenant_id: str, n: int) -> 
         expired_to_running_s=rerun.at - expired.at,
         kill_to_running_s=rerun.at - killed_at,
         child_survived_kill=survived,
+        rerun_by=str(rerun.worker_id),
     )
 
 
@@ -247,6 +251,7 @@ def main() -> None:
                     f"round {n + 1:>2}: kill -> expired {result.kill_to_expired_s:5.2f} s, "
                     f"expired -> RUNNING {result.expired_to_running_s * 1000:6.1f} ms, "
                     f"kill -> RUNNING {result.kill_to_running_s:5.2f} s"
+                    f" (rerun by pid {result.rerun_by.split(':')[-2]})"
                     + ("  (sleep child outlived the kill)" if result.child_survived_kill else ""),
                     flush=True,
                 )

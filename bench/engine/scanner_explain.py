@@ -147,6 +147,43 @@ def time_expire(url: str, total_rows: int, expired: int, batch: int) -> Timing:
     )
 
 
+def claim_server_ms(url: str) -> float:
+    """Median EXPLAIN ANALYZE execution time of claim_job over one warm session."""
+    engine = make_engine(url, pool_size=1)
+    times = []
+    try:
+        with engine.connect() as conn:
+            for _ in range(REPS):
+                params = {
+                    "now": time.time(),
+                    "ttl": 30.0,
+                    "token": str(uuid.uuid4()),
+                    "worker": "bench:claim",
+                }
+                times.append(execution_ms(explain(conn, "claim_job", params)))
+    finally:
+        engine.dispose()
+    return statistics.median(times[1:])
+
+
+def claim_cost(url: str) -> None:
+    """claim_job as the backlog grows, with no RUNNING job and with 150 (over 100 tenants)."""
+    print("claim_job server time (EXPLAIN ANALYZE, median, rolled back) by backlog:")
+    print(f"  {'QUEUED':>8} {'0 RUNNING':>12} {'150 RUNNING':>12}")
+    queued = QUEUED
+    for backlog in (QUEUED, 1_000, 5_000):
+        queue_jobs_bulk(url, backlog - queued, tenants=10)
+        queued = backlog
+        idle = claim_server_ms(url)
+        stage(url, 100)
+        try:
+            busy = claim_server_ms(url)
+        finally:
+            unstage(url)
+        print(f"  {backlog:>8,} {idle:9.2f} ms {busy:9.2f} ms", flush=True)
+    print()
+
+
 def print_plans(url: str) -> None:
     stage(url, 100)
     engine = make_engine(url, null_pool=True)
@@ -223,6 +260,8 @@ def main() -> None:
             )
         print("  ('repo call' = JobRepository.expire_stale_leases once, committed: the statement,")
         print("   one UPDATE videos per expired lease and a NOTIFY, in one transaction)")
+        print()
+        claim_cost(big_url)
 
 
 if __name__ == "__main__":

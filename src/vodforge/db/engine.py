@@ -20,7 +20,10 @@ def make_engine(database_url: str, *, pool_size: int = 5, null_pool: bool = Fals
     url = sqlalchemy_url(database_url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # No pre-ping: it would add a round trip to every checkout (three per job). A connection
+    # lost with a database restart fails one call, the pool is invalidated, and every caller
+    # of the repository already retries (claims poll, heartbeats beat again).
+    kwargs: dict[str, Any] = {"pool_recycle": 1800}
     if null_pool:
         kwargs["poolclass"] = NullPool
     else:

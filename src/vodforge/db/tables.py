@@ -77,6 +77,8 @@ jobs = Table(
     Column("video_id", UUID, ForeignKey("videos.id"), nullable=False),
     Column("tenant_id", UUID, ForeignKey("tenants.id"), nullable=False),
     Column("state", String(20), nullable=False),
+    # Lower runs first (beanstalkd's and BullMQ's convention): the claim index can then be
+    # one ascending (tenant, priority, age) index that both databases reflect alike.
     Column("priority", Integer, nullable=False, server_default=text("0")),
     Column("attempt_count", Integer, nullable=False, server_default=text("0")),
     Column("max_attempts", Integer, nullable=False),
@@ -102,6 +104,7 @@ jobs = Table(
     # Partial indexes keep claim and scan cost proportional to live jobs, not to history.
     Index(
         "ix_jobs_claimable",
+        "tenant_id",
         "priority",
         "created_at",
         postgresql_where=text("state IN ('QUEUED', 'RETRY_WAIT')"),

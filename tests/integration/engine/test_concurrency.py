@@ -102,7 +102,7 @@ def test_fairness_small_tenant_is_not_starved(repo: JobRepository, clock: FakeCl
 def test_priority_then_age_within_a_tenant(repo: JobRepository, clock: FakeClock) -> None:
     tenant = repo.ensure_tenant("acme")
     ids = []
-    for n, priority in enumerate([0, 5, 0]):
+    for n, priority in enumerate([0, -5, 0]):
         clock.advance(1)
         _, job_id = repo.create_video_and_job(
             tenant.id, f"v{n}", source_key="k", source_bytes=1, priority=priority

@@ -104,7 +104,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index(
             "ix_jobs_claimable",
-            ["priority", "created_at"],
+            ["tenant_id", "priority", "created_at"],
             unique=False,
             postgresql_where=sa.text("state IN ('QUEUED', 'RETRY_WAIT')"),
             sqlite_where=sa.text("state IN ('QUEUED', 'RETRY_WAIT')"),
