@@ -66,6 +66,9 @@ class Recovery:
     kill_to_running_s: float
     child_survived_kill: bool
     rerun_by: str
+    # When the scheduler's dispatch pass last marked the job (mark_dispatched holds the row
+    # lock for its transaction), relative to the expiry: it can race the standby's claim.
+    dispatched_after_expiry_s: float | None
 
 
 def wait_for(what: str, check, timeout_s: float, interval_s: float = 0.02):  # type: ignore[no-untyped-def]
@@ -182,7 +185,11 @@ def run_round(cluster: Cluster, repo: JobRepository, tenant_id: str, n: int) -> 
     events = wait_for("the job to be RUNNING again", running_again, 30.0, 0.01)
     expired = next(e for e in events if e.reason == "lease expired")
     rerun = next(e for e in events if e.to_state is JobState.RUNNING and e.attempt == 2)
-    wait_for("the job to succeed", lambda: repo.get_job(job_id).state is JobState.SUCCEEDED, 30.0)
+    finished = wait_for(
+        "the job to succeed",
+        lambda: (j := repo.get_job(job_id)).state is JobState.SUCCEEDED and j,
+        30.0,
+    )
     # The killed worker's LISTEN backend must be gone before its replacement is counted.
     wait_for("the killed worker's session to end", lambda: listeners(cluster.url) <= 1, 30.0)
     cluster.start_worker()
@@ -194,6 +201,9 @@ def run_round(cluster: Cluster, repo: JobRepository, tenant_id: str, n: int) -> 
         kill_to_running_s=rerun.at - killed_at,
         child_survived_kill=survived,
         rerun_by=str(rerun.worker_id),
+        dispatched_after_expiry_s=(
+            None if finished.dispatched_at is None else finished.dispatched_at - expired.at
+        ),
     )
 
 
@@ -251,7 +261,13 @@ def main() -> None:
                     f"round {n + 1:>2}: kill -> expired {result.kill_to_expired_s:5.2f} s, "
                     f"expired -> RUNNING {result.expired_to_running_s * 1000:6.1f} ms, "
                     f"kill -> RUNNING {result.kill_to_running_s:5.2f} s"
-                    f" (rerun by pid {result.rerun_by.split(':')[-2]})"
+                    f" (rerun by pid {result.rerun_by.split(':')[-2]}"
+                    + (
+                        f", scheduler marked it dispatched at expiry"
+                        f" +{result.dispatched_after_expiry_s * 1000:.1f} ms)"
+                        if result.dispatched_after_expiry_s is not None
+                        else ")"
+                    )
                     + ("  (sleep child outlived the kill)" if result.child_survived_kill else ""),
                     flush=True,
                 )

@@ -29,6 +29,11 @@ ADVISORY_LOCK_KEY = 0x7F0D_F0E6  # any fixed 64-bit number, the same for every s
 
 def dispatch_job(repo: JobRepository, executor: Executor, job_id: str) -> bool:
     """Hand one job to the executor; a failure keeps it QUEUED with the error, to retry."""
+    if not executor.tracks_dispatch:
+        # Local workers were already woken by the commit that queued the job. Writing
+        # dispatched_at would only hold a row lock that a woken claimer's SKIP LOCKED skips.
+        executor.dispatch(job_id)
+        return True
     try:
         ref = executor.dispatch(job_id)
     except Exception as exc:
@@ -97,6 +102,8 @@ class Scheduler:
         return expired
 
     def dispatch_due(self, report: TickReport) -> None:
+        if not self.executor.tracks_dispatch:
+            return
         for job_id in self.repo.jobs_due_for_dispatch():
             try:
                 ref = self.executor.dispatch(job_id)
@@ -125,7 +132,7 @@ class Scheduler:
                 job_id=job.id,
                 executor=self.executor.name,
                 executor_ref=job.executor_ref,
-                waiting_s=round(self.repo.clock() - (job.dispatched_at or 0)),
+                waiting_s=round(self.repo.clock() - (job.dispatched_at or job.updated_at)),
                 reason=self.executor.describe(job.executor_ref),
             )
 

@@ -7,6 +7,9 @@ from abc import ABC, abstractmethod
 
 class Executor(ABC):
     name: str = "executor"
+    # Executors that start something per job (Batch) need each job handed over and tracked;
+    # local workers claim whatever is claimable, so there is nothing to hand over.
+    tracks_dispatch: bool = True
 
     @abstractmethod
     def dispatch(self, job_id: str) -> str | None:

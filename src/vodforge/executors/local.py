@@ -8,6 +8,7 @@ from vodforge.jobs.wakeup import Wakeup
 
 class LocalExecutor(Executor):
     name = "local"
+    tracks_dispatch = False
 
     def __init__(self, wakeup: Wakeup | None = None) -> None:
         self.wakeup = wakeup

@@ -7,11 +7,13 @@
 
 -- claim_job[postgresql] --
 -- Fair claiming: the tenant with the fewest RUNNING jobs first, then priority (lower
--- first), then age.
--- Each tenant contributes its first few claimable jobs through the (tenant, priority, age)
--- index, so a claim costs index probes per tenant instead of sorting the whole backlog;
--- a few per tenant (not one) leaves SKIP LOCKED something to skip to under concurrency.
-WITH busy AS (
+-- first), then age. Each tenant offers its first few claimable jobs straight from the
+-- (tenant, priority, age) index, so a claim costs a few index probes per tenant instead of
+-- a sort of the whole backlog; a few (not one) leave SKIP LOCKED something to skip to.
+-- On PostgreSQL the hot transitions run as one autocommit statement: the video update
+-- rides along in a data-modifying CTE, so claim, heartbeat and complete are one round trip
+-- each.
+WITH busy AS MATERIALIZED (
     SELECT tenant_id, count(*) AS running
     FROM jobs WHERE state = 'RUNNING'
     GROUP BY tenant_id
@@ -24,7 +26,7 @@ WITH busy AS (
         WHERE waiting.tenant_id = tenants.id
           AND waiting.state IN ('QUEUED', 'RETRY_WAIT')
           AND (waiting.state = 'QUEUED' OR waiting.run_after <= :now)
-        ORDER BY waiting.priority, waiting.created_at, waiting.id
+        ORDER BY waiting.priority, waiting.created_at
         LIMIT 32
     ) AS next_up
     JOIN jobs ON jobs.id = next_up.id
@@ -35,16 +37,23 @@ WITH busy AS (
     ORDER BY coalesce(busy.running, 0), next_up.priority, next_up.created_at, next_up.id
     LIMIT 1
     FOR UPDATE OF jobs SKIP LOCKED
+), claimed AS (
+    UPDATE jobs SET
+        state = 'RUNNING', attempt_count = jobs.attempt_count + 1,
+        lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
+        last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+        transition_reason = 'claimed', transition_by = :worker
+    FROM candidate
+    WHERE jobs.id = candidate.id AND jobs.state IN ('QUEUED', 'RETRY_WAIT')
+    RETURNING jobs.id, jobs.video_id, jobs.tenant_id, jobs.attempt_count, jobs.max_attempts,
+              jobs.lease_token, jobs.cancel_requested
+), processing AS (
+    UPDATE videos SET status = 'PROCESSING', updated_at = :now
+    FROM claimed
+    WHERE videos.id = claimed.video_id AND videos.current_job_id = claimed.id
+      AND videos.status IN ('UPLOADED', 'PROCESSING')
 )
-UPDATE jobs SET
-    state = 'RUNNING', attempt_count = jobs.attempt_count + 1,
-    lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
-    last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
-    transition_reason = 'claimed', transition_by = :worker
-FROM candidate
-WHERE jobs.id = candidate.id AND jobs.state IN ('QUEUED', 'RETRY_WAIT')
-RETURNING jobs.id, jobs.video_id, jobs.tenant_id, jobs.attempt_count, jobs.max_attempts,
-          jobs.lease_token, jobs.cancel_requested
+SELECT * FROM claimed
 
 -- claim_job[sqlite] --
 -- Runs inside BEGIN IMMEDIATE: the write lock is held from the SELECT to the UPDATE.
@@ -67,6 +76,25 @@ WHERE id = (
 )
 RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
 
+-- claim_job_by_id[postgresql] --
+WITH claimed AS (
+    UPDATE jobs SET
+        state = 'RUNNING', attempt_count = attempt_count + 1,
+        lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
+        last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+        transition_reason = 'claimed', transition_by = :worker
+    WHERE id = :job_id
+      AND (state = 'QUEUED' OR (state = 'RETRY_WAIT' AND run_after <= :now))
+    RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token,
+              cancel_requested
+), processing AS (
+    UPDATE videos SET status = 'PROCESSING', updated_at = :now
+    FROM claimed
+    WHERE videos.id = claimed.video_id AND videos.current_job_id = claimed.id
+      AND videos.status IN ('UPLOADED', 'PROCESSING')
+)
+SELECT * FROM claimed
+
 -- claim_job_by_id --
 -- The container entry point (run-job JOB_ID) claims exactly the job it was started for.
 UPDATE jobs SET
@@ -82,6 +110,26 @@ RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, can
 UPDATE jobs SET leased_until = :now + :ttl, last_heartbeat_at = :now
 WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
 RETURNING cancel_requested
+
+-- complete_job[postgresql] --
+-- A cancel that arrived after the last heartbeat wins over the result.
+WITH done AS (
+    UPDATE jobs SET
+        state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'SUCCEEDED' END,
+        lease_token = NULL, leased_until = NULL, finished_at = :now, updated_at = :now,
+        transition_reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+        transition_by = :worker
+    WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+    RETURNING id, video_id, state
+), published AS (
+    UPDATE videos SET
+        status = CASE WHEN done.state = 'SUCCEEDED' THEN 'READY' ELSE 'CANCELLED' END,
+        package = CASE WHEN done.state = 'SUCCEEDED' THEN :package ELSE videos.package END,
+        error_code = NULL, error_message = NULL, updated_at = :now
+    FROM done
+    WHERE videos.id = done.video_id AND videos.current_job_id = done.id
+)
+SELECT video_id, state FROM done
 
 -- complete_job --
 -- A cancel that arrived after the last heartbeat wins over the result.
@@ -222,9 +270,12 @@ ORDER BY priority, created_at
 LIMIT :batch
 
 -- stalled_dispatches --
-SELECT id, executor_ref, dispatched_at FROM jobs
-WHERE state IN ('QUEUED', 'RETRY_WAIT') AND dispatched_at < :before
-ORDER BY dispatched_at
+-- Claimable jobs nobody started: handed to an executor long ago, or (local workers, which
+-- track no dispatch) claimable for that long.
+SELECT id FROM jobs
+WHERE state IN ('QUEUED', 'RETRY_WAIT')
+  AND coalesce(dispatched_at, run_after, updated_at) < :before
+ORDER BY created_at
 LIMIT :batch
 
 -- backlog --

@@ -104,9 +104,10 @@ def plan_reconcile(repo: JobRepository, executor: Executor, limit: int = 500) ->
                     )
                 )
         elif (
-            job_state is JobState.QUEUED
+            executor.tracks_dispatch
+            and job_state is JobState.QUEUED
             and row["dispatched_at"] is not None
-            and (executor.knows(row["executor_ref"]) is False)
+            and executor.knows(row["executor_ref"]) is False
         ):
             fixes.append(
                 Fix(

@@ -80,6 +80,7 @@ class JobRepository:
         self.max_attempts = max_attempts
         self.clock = clock
         self.wakeup = wakeup or Wakeup()
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -94,6 +95,15 @@ class JobRepository:
             conn = conn.execution_options(vodforge_read_only=True)
             yield conn
             conn.rollback()
+
+    def _run_alone(self, name: str, **params: Any) -> list[Any]:
+        """One statement that is a whole transition: on PostgreSQL it runs in autocommit (one
+        round trip, no BEGIN/COMMIT); on SQLite in its own immediate transaction."""
+        if self.dialect == "postgresql":
+            with self._autocommit.connect() as conn:
+                return self._run(conn, name, **params)
+        with self._write() as conn:
+            return self._run(conn, name, **params)
 
     def _run(self, conn: Connection, name: str, **params: Any) -> list[Any]:
         result = conn.execute(query(name, self.dialect), params)
@@ -248,29 +258,18 @@ class JobRepository:
 
     def _claim(self, statement: str, worker_id: str, **params: Any) -> ClaimedJob | None:
         now = self.clock()
-        token = str(uuid.uuid4())
-        with self._write() as conn:
-            rows = self._run(
-                conn,
-                statement,
-                now=now,
-                ttl=self.lease_ttl_s,
-                token=token,
-                worker=worker_id,
-                **params,
-            )
-            if not rows:
-                return None
-            row = rows[0]
-            conn.execute(
-                update(videos)
-                .where(
-                    videos.c.id == row["video_id"],
-                    videos.c.current_job_id == row["id"],
-                    videos.c.status.in_([VideoStatus.UPLOADED.value, VideoStatus.PROCESSING.value]),
-                )
-                .values(status=VideoStatus.PROCESSING.value, updated_at=now)
-            )
+        params.update(now=now, ttl=self.lease_ttl_s, token=str(uuid.uuid4()), worker=worker_id)
+        if self.dialect == "postgresql":
+            # The PostgreSQL form marks the video PROCESSING in the same statement.
+            rows = self._run_alone(statement, **params)
+        else:
+            with self._write() as conn:
+                rows = self._run(conn, statement, **params)
+                if rows:
+                    self._mark_processing(conn, rows[0]["video_id"], rows[0]["id"], now)
+        if not rows:
+            return None
+        row = rows[0]
         return ClaimedJob(
             id=row["id"],
             video_id=row["video_id"],
@@ -282,17 +281,26 @@ class JobRepository:
             cancel_requested=bool(row["cancel_requested"]),
         )
 
+    def _mark_processing(self, conn: Connection, video_id: str, job_id: str, now: float) -> None:
+        conn.execute(
+            update(videos)
+            .where(
+                videos.c.id == video_id,
+                videos.c.current_job_id == job_id,
+                videos.c.status.in_([VideoStatus.UPLOADED.value, VideoStatus.PROCESSING.value]),
+            )
+            .values(status=VideoStatus.PROCESSING.value, updated_at=now)
+        )
+
     def renew_lease(self, job: ClaimedJob) -> bool | None:
         """Extend the lease. Returns cancel_requested, or None when the lease was lost."""
-        with self._write() as conn:
-            rows = self._run(
-                conn,
-                "renew_lease",
-                now=self.clock(),
-                ttl=self.lease_ttl_s,
-                job_id=job.id,
-                token=job.lease_token,
-            )
+        rows = self._run_alone(
+            "renew_lease",
+            now=self.clock(),
+            ttl=self.lease_ttl_s,
+            job_id=job.id,
+            token=job.lease_token,
+        )
         return bool(rows[0]["cancel_requested"]) if rows else None
 
     def complete_job(self, job: ClaimedJob, package: dict[str, Any]) -> JobState | None:
@@ -300,15 +308,18 @@ class JobRepository:
 
         Returns the state written (CANCELLED if a cancel arrived first), None if fenced out.
         """
+        params = {
+            "now": self.clock(),
+            "job_id": job.id,
+            "token": job.lease_token,
+            "worker": job.worker_id,
+        }
+        if self.dialect == "postgresql":
+            # The PostgreSQL form publishes the package in the same statement.
+            rows = self._run_alone("complete_job", package=json.dumps(package), **params)
+            return JobState(rows[0]["state"]) if rows else None
         with self._write() as conn:
-            rows = self._run(
-                conn,
-                "complete_job",
-                now=self.clock(),
-                job_id=job.id,
-                token=job.lease_token,
-                worker=job.worker_id,
-            )
+            rows = self._run(conn, "complete_job", **params)
             if not rows:
                 return None
             state = JobState(rows[0]["state"])

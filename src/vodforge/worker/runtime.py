@@ -83,6 +83,7 @@ class Worker:
 
     def _slot(self, slot: int) -> None:
         slot_id = f"{self.worker_id}/{slot}"
+        woken = False
         while not self._shutdown.is_set():
             seen = self.wakeup.generation()
             try:
@@ -92,8 +93,15 @@ class Worker:
                 self._shutdown.wait(self.poll_interval_s)
                 continue
             if job is None:
-                self.wakeup.wait(seen, self.poll_interval_s)
+                if woken:
+                    # Woken but empty-handed: the new job's row may have been locked for a
+                    # moment (SKIP LOCKED skips it). Look again shortly, not a poll later.
+                    woken = False
+                    self._shutdown.wait(0.05)
+                    continue
+                woken = self.wakeup.wait(seen, self.poll_interval_s)
                 continue
+            woken = False
             log_event(
                 log,
                 Event.JOB_CLAIMED,
