@@ -82,14 +82,14 @@ SOURCES = {
     "testsrc2": (
         "testsrc2 1920x1080@30 (synthetic, easy to encode) + 440 Hz sine, "
         "libx264 preset fast 8 Mb/s (maxrate 10M), AAC 192k stereo, MP4",
-        "testsrc2=s=1920x1080:r=30",
+        "testsrc2=s=1920x1080:r=30:d={d}",
         "8M",
         "10M",
     ),
     "noisy": (
         "testsrc2 1920x1080@30 + noise=alls=16:allf=t+u (temporal grain, closer to camera "
         "footage) + 440 Hz sine, libx264 preset fast 16 Mb/s (maxrate 20M), AAC 192k, MP4",
-        "testsrc2=s=1920x1080:r=30,noise=alls=16:allf=t+u",
+        "testsrc2=s=1920x1080:r=30:d={d},noise=alls=16:allf=t+u",
         "16M",
         "20M",
     ),
@@ -460,7 +460,7 @@ def make_source(ffmpeg: str, path: Path, duration_s: int, kind: str) -> str:
     # fmt: off
     argv = [
         ffmpeg, "-nostdin", "-hide_banner", "-y",
-        "-f", "lavfi", "-i", f"{video}:d={duration_s}",
+        "-f", "lavfi", "-i", video.format(d=duration_s),
         "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate=48000:d={duration_s}",
         "-map", "0:v", "-map", "1:a",
         "-c:v", "libx264", "-preset", "fast", "-profile:v", "high", "-pix_fmt", "yuv420p",

@@ -12,15 +12,16 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import psycopg
+from typing import IO, TYPE_CHECKING, Any
 
 from vodforge.executors.base import Executor
 from vodforge.jobs.reconcile import Fix, apply_fix, plan_reconcile
 from vodforge.jobs.records import ExpiredLease
 from vodforge.jobs.repository import JobRepository
 from vodforge.logs import Event, log_event
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,8 @@ class PostgresLeadership(Leadership):
         self.conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> bool:
+        import psycopg  # only PostgreSQL deployments pay for the import
+
         try:
             if self.conn is None or self.conn.closed:
                 self.conn = psycopg.connect(self.conninfo, autocommit=True)

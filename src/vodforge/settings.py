@@ -50,6 +50,8 @@ class Settings:
     internal_token: str = ""
     internal_token_generated: bool = False
     ffmpeg_path: str | None = None
+    # Threads per encoder; 0 means one per core.
+    ffmpeg_threads: int = 0
     # The job's work, as "module:callable"; the media pipeline unless a test swaps it.
     work: str = "vodforge.pipeline.work:transcode_work"
     limits: InputLimits = field(default_factory=InputLimits)
@@ -141,6 +143,7 @@ class Settings:
             internal_token=internal_token,
             internal_token_generated=generated,
             ffmpeg_path=get("FFMPEG"),
+            ffmpeg_threads=int(number("FFMPEG_THREADS", 0)),
             work=get("WORK") or cls.work,
             limits=limits,
         )

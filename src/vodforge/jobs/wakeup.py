@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import psycopg
-
 CHANNEL = "vodforge_jobs"
 log = logging.getLogger(__name__)
 
@@ -56,6 +54,8 @@ class PostgresListener:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        import psycopg  # only PostgreSQL deployments pay for the import
+
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:

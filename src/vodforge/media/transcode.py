@@ -133,10 +133,11 @@ def run_transcode(
     limits: ResourceLimits | None = None,
     timeout_s: float | None = None,
     preset: str = "veryfast",
+    threads: int = 0,
 ) -> TranscodeResult:
     """Encode the whole ladder into out_dir (which must be empty) and validate the package."""
     _require_empty(out_dir)
-    argv = transcode_argv(ffmpeg, source, probe, ladder, out_dir, preset=preset)
+    argv = transcode_argv(ffmpeg, source, probe, ladder, out_dir, preset=preset, threads=threads)
     parser = ProgressParser(probe.duration_s)
 
     def on_line(line: str) -> None:

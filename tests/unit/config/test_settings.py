@@ -16,7 +16,8 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     assert settings.storage_url == f"file://{tmp_path / 'storage'}"
     assert (settings.heartbeat_s, settings.lease_ttl_s, settings.scan_interval_s) == (5, 30, 5)
     assert settings.max_attempts == 5 and settings.executor == "local"
-    assert settings.redis_url is None
+    assert settings.redis_url is None and settings.ffmpeg_threads == 0
+    assert Settings.from_env({"VODFORGE_FFMPEG_THREADS": "2"}).ffmpeg_threads == 2
     assert settings.internal_token and settings.internal_token_generated
     limits = settings.limits
     assert limits.max_file_bytes == 20 * 1024**3 and limits.max_duration_s == 6 * 3600
