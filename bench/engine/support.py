@@ -109,10 +109,12 @@ def seed_finished_jobs(url: str, count: int, *, tenants: int = 100) -> float:
                 f"""
                 INSERT INTO jobs (id, video_id, tenant_id, state, priority, attempt_count,
                                   max_attempts, cancel_requested, transition_reason,
-                                  transition_by, created_at, updated_at, finished_at)
+                                  transition_by, run_after, created_at, updated_at,
+                                  finished_at)
                 SELECT md5('bench-job-' || i)::uuid::text, md5('bench-video-' || i)::uuid::text,
                        {tenant_id_sql("1 + i %% %(tenants)s")},
                        'SUCCEEDED', 0, 1, 5, false, 'completed', 'bench-seed',
+                       extract(epoch FROM now()) - 86400 * 30 + i * 0.5,
                        extract(epoch FROM now()) - 86400 * 30 + i * 0.5,
                        extract(epoch FROM now()) - 86400 * 30 + i * 0.5 + 60,
                        extract(epoch FROM now()) - 86400 * 30 + i * 0.5 + 60
@@ -151,12 +153,13 @@ def queue_jobs_bulk(url: str, count: int, *, tenants: int = 10, salt: str | None
                 f"""
                 INSERT INTO jobs (id, video_id, tenant_id, state, priority, attempt_count,
                                   max_attempts, cancel_requested, transition_reason,
-                                  created_at, updated_at)
+                                  run_after, created_at, updated_at)
                 SELECT md5(%(salt)s || 'j' || i)::uuid::text,
                        md5(%(salt)s || 'v' || i)::uuid::text,
                        {tenant_id_sql("1 + i %% %(tenants)s")},
                        'QUEUED', 0, 0, 5, false, 'uploaded',
-                       extract(epoch FROM now()) + i * 1e-6, extract(epoch FROM now()) + i * 1e-6
+                       extract(epoch FROM now()) - 1, extract(epoch FROM now()) + i * 1e-6,
+                       extract(epoch FROM now()) + i * 1e-6
                 FROM generate_series(1, %(count)s) AS i
                 """,
                 params,

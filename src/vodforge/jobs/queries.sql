@@ -2,6 +2,9 @@
 -- it changes a row only if the row is still in the state (and, for worker writes, still
 -- under the lease token) the caller believes, so two actors can never both win.
 -- Blocks are named "-- name --"; "-- name[dialect] --" overrides for one dialect.
+-- A job is claimable when its state is QUEUED or RETRY_WAIT and run_after <= now: QUEUED
+-- jobs get run_after = the time they were queued, so one plain range test serves both and
+-- the planner can estimate it (an OR over two columns it could not).
 -- The job_events triggers (migration 0001) append the history row for every transition,
 -- copying transition_reason and transition_by.
 
@@ -9,7 +12,9 @@
 -- Fair claiming: the tenant with the fewest RUNNING jobs first, then priority (lower
 -- first), then age. Each tenant offers its first few claimable jobs straight from the
 -- (tenant, priority, age) index, so a claim costs a few index probes per tenant instead of
--- a sort of the whole backlog; a few (not one) leave SKIP LOCKED something to skip to.
+-- a sort of the whole backlog; eight (not one) leave SKIP LOCKED something to skip to when
+-- claimers race inside one tenant (a claimer that finds all eight taken gets None and its
+-- worker looks again shortly).
 -- On PostgreSQL the hot transitions run as one autocommit statement: the video update
 -- rides along in a data-modifying CTE, so claim, heartbeat and complete are one round trip
 -- each.
@@ -24,16 +29,14 @@ WITH busy AS MATERIALIZED (
         SELECT waiting.id, waiting.priority, waiting.created_at
         FROM jobs AS waiting
         WHERE waiting.tenant_id = tenants.id
-          AND waiting.state IN ('QUEUED', 'RETRY_WAIT')
-          AND (waiting.state = 'QUEUED' OR waiting.run_after <= :now)
+          AND waiting.state IN ('QUEUED', 'RETRY_WAIT') AND waiting.run_after <= :now
         ORDER BY waiting.priority, waiting.created_at
-        LIMIT 32
+        LIMIT 8
     ) AS next_up
     JOIN jobs ON jobs.id = next_up.id
     LEFT JOIN busy ON busy.tenant_id = tenants.id
     -- Re-checked on the locked row, so a job another claimer just took is never returned.
-    WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT')
-      AND (jobs.state = 'QUEUED' OR jobs.run_after <= :now)
+    WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT') AND jobs.run_after <= :now
     ORDER BY coalesce(busy.running, 0), next_up.priority, next_up.created_at, next_up.id
     LIMIT 1
     FOR UPDATE OF jobs SKIP LOCKED
@@ -41,7 +44,7 @@ WITH busy AS MATERIALIZED (
     UPDATE jobs SET
         state = 'RUNNING', attempt_count = jobs.attempt_count + 1,
         lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
-        last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+        last_heartbeat_at = :now, updated_at = :now,
         transition_reason = 'claimed', transition_by = :worker
     FROM candidate
     WHERE jobs.id = candidate.id AND jobs.state IN ('QUEUED', 'RETRY_WAIT')
@@ -60,7 +63,7 @@ SELECT * FROM claimed
 UPDATE jobs SET
     state = 'RUNNING', attempt_count = attempt_count + 1,
     lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
-    last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+    last_heartbeat_at = :now, updated_at = :now,
     transition_reason = 'claimed', transition_by = :worker
 WHERE id = (
     SELECT jobs.id
@@ -69,8 +72,7 @@ WHERE id = (
         FROM jobs WHERE state = 'RUNNING'
         GROUP BY tenant_id
     ) AS busy ON busy.tenant_id = jobs.tenant_id
-    WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT')
-      AND (jobs.state = 'QUEUED' OR jobs.run_after <= :now)
+    WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT') AND jobs.run_after <= :now
     ORDER BY coalesce(busy.running, 0), jobs.priority, jobs.created_at, jobs.id
     LIMIT 1
 )
@@ -81,10 +83,10 @@ WITH claimed AS (
     UPDATE jobs SET
         state = 'RUNNING', attempt_count = attempt_count + 1,
         lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
-        last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+        last_heartbeat_at = :now, updated_at = :now,
         transition_reason = 'claimed', transition_by = :worker
     WHERE id = :job_id
-      AND (state = 'QUEUED' OR (state = 'RETRY_WAIT' AND run_after <= :now))
+      AND state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= :now
     RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token,
               cancel_requested
 ), processing AS (
@@ -100,10 +102,10 @@ SELECT * FROM claimed
 UPDATE jobs SET
     state = 'RUNNING', attempt_count = attempt_count + 1,
     lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
-    last_heartbeat_at = :now, run_after = NULL, updated_at = :now,
+    last_heartbeat_at = :now, updated_at = :now,
     transition_reason = 'claimed', transition_by = :worker
 WHERE id = :job_id
-  AND (state = 'QUEUED' OR (state = 'RETRY_WAIT' AND run_after <= :now))
+  AND state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= :now
 RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
 
 -- renew_lease --
@@ -179,7 +181,7 @@ RETURNING video_id, state
 UPDATE jobs SET
     state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'QUEUED' END,
     attempt_count = CASE WHEN cancel_requested THEN attempt_count ELSE attempt_count - 1 END,
-    lease_token = NULL, leased_until = NULL, dispatched_at = NULL,
+    lease_token = NULL, leased_until = NULL, dispatched_at = NULL, run_after = :now,
     finished_at = CASE WHEN cancel_requested THEN :now ELSE NULL END,
     updated_at = :now, transition_reason = 'released: worker shutting down',
     transition_by = :worker
@@ -265,7 +267,7 @@ WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
 -- jobs_due_for_dispatch --
 SELECT id FROM jobs
 WHERE state IN ('QUEUED', 'RETRY_WAIT') AND dispatched_at IS NULL
-  AND (state = 'QUEUED' OR run_after <= :now)
+  AND run_after <= :now
 ORDER BY priority, created_at
 LIMIT :batch
 

@@ -241,6 +241,7 @@ class JobRepository:
                 attempt_count=0,
                 max_attempts=self.max_attempts,
                 cancel_requested=False,
+                run_after=now,
                 created_at=now,
                 updated_at=now,
                 transition_reason=reason,
