@@ -153,7 +153,8 @@ def test_a_hostile_upload_fails_permanently_without_retry(
         record = services.repo.get_job(job.id)
         assert record.state is JobState.FAILED
         assert record.attempt_count == 1
-        assert record.run_after is None
+        # No retry was scheduled: run_after still holds the time the job was queued.
+        assert record.run_after is not None and record.run_after <= record.created_at
         assert record.last_error_code == code.value
         failed = services.repo.get_video(video.id)
         assert failed.status is VideoStatus.FAILED
