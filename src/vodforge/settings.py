@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vodforge.errors import ConfigError
@@ -67,9 +67,6 @@ class Settings:
     @property
     def scratch_dir(self) -> Path:
         return self.data_dir / "scratch"
-
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

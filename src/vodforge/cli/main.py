@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from vodforge import __version__
 from vodforge.cli import runtime, transcode, videos
-from vodforge.cli.output import emit, fail
+from vodforge.cli.output import fail
 from vodforge.errors import InputRejected, VodforgeError
 from vodforge.logs import configure_logging
 from vodforge.services import Services, open_services
@@ -150,5 +150,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-__all__ = ["build_parser", "emit", "main"]

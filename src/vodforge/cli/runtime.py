@@ -15,6 +15,7 @@ from vodforge.cli.output import emit
 from vodforge.domain.states import JobState, VideoStatus
 from vodforge.errors import ConfigError
 from vodforge.jobs.reconcile import apply_fix, plan_reconcile
+from vodforge.jobs.records import ClaimedJob
 from vodforge.logs import Event, log_event
 from vodforge.process import StopToken
 from vodforge.scheduler import (
@@ -37,10 +38,7 @@ def build_runner(services: Services) -> JobRunner:
     work = load_work(services.settings.work)(services)
     telemetry = services.telemetry
 
-    def beat(job: object) -> None:
-        from vodforge.jobs.records import ClaimedJob
-
-        assert isinstance(job, ClaimedJob)
+    def beat(job: ClaimedJob) -> None:
         telemetry.record_heartbeat(job.tenant_id, job.video_id, job.id, job.worker_id)
 
     return JobRunner(
@@ -157,15 +155,6 @@ def cmd_run_job(services: Services, args: argparse.Namespace) -> int:
     if claimed is None:
         log_event(log, Event.CLAIM_LOST, job_id=job_id, state=repo.get_job(job_id).state.value)
         return 0
-    log_event(
-        log,
-        Event.JOB_CLAIMED,
-        job_id=claimed.id,
-        video_id=claimed.video_id,
-        tenant_id=claimed.tenant_id,
-        attempt=claimed.attempt,
-        worker_id=worker_id,
-    )
     stop = StopToken()
     on_termination(lambda: stop.request(SHUTDOWN))
     outcome = build_runner(services).run(claimed, stop)

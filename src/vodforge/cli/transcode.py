@@ -12,6 +12,7 @@ from vodforge.cli.runtime import build_runner, on_termination
 from vodforge.cli.videos import DEFAULT_TENANT, describe_video, submit_file
 from vodforge.domain.states import JobState
 from vodforge.errors import ConfigError, ErrorCode
+from vodforge.process import StopToken
 from vodforge.services import Services
 from vodforge.worker.heartbeat import CANCELLED
 from vodforge.worker.runtime import new_worker_id
@@ -35,8 +36,6 @@ def cmd_transcode(services: Services, args: argparse.Namespace) -> int:
         raise ConfigError("another worker on this data directory claimed the job first")
 
     runner = build_runner(services)
-    from vodforge.process import StopToken
-
     stop = StopToken()
 
     def cancel() -> None:

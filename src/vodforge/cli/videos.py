@@ -25,7 +25,7 @@ FINAL_STATUSES = {VideoStatus.READY, VideoStatus.FAILED, VideoStatus.CANCELLED}
 def describe_video(services: Services, video: VideoRecord) -> dict[str, Any]:
     repo = services.repo
     job = repo.find_job(video.current_job_id) if video.current_job_id else None
-    tenant_name = _tenant_name(services, video.tenant_id)
+    tenant_name = repo.tenant_name(video.tenant_id)
     progress = services.telemetry.read_progress(video.tenant_id, video.id)
     package = video.package or {}
     playback = thumbnail = None
@@ -49,16 +49,6 @@ def _object_url(services: Services, key: str | None) -> str | None:
     if local is not None:
         return local.as_uri()
     return services.storage.presigned_url(key, 3600)
-
-
-def _tenant_name(services: Services, tenant_id: str) -> str:
-    from sqlalchemy import select
-
-    from vodforge.db.tables import tenants
-
-    with services.engine.connect() as conn:
-        name = conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).scalar()
-    return str(name) if name else tenant_id
 
 
 def submit_file(services: Services, path: Path, tenant_name: str, title: str | None) -> VideoRecord:

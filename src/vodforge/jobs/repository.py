@@ -177,6 +177,11 @@ class JobRepository:
             ).first()
         return Tenant(id=found.id, name=found.name) if found else None
 
+    def tenant_name(self, tenant_id: str) -> str:
+        with self._read() as conn:
+            name = conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).scalar()
+        return str(name) if name else tenant_id
+
     def ensure_tenant(self, name: str) -> Tenant:
         """The embedded mode's default tenant, created on first use."""
         tenant = self.get_tenant(name)

@@ -4,7 +4,6 @@ attempt's own prefix, and hand back the package that completing the job publishe
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from pathlib import PurePosixPath
 from typing import Any
@@ -19,8 +18,6 @@ from vodforge.pipeline.progress import ProgressReporter
 from vodforge.services import Services
 from vodforge.storage.base import ObjectNotFound, attempt_prefix, video_prefix
 from vodforge.worker.work import JobContext, WorkResult
-
-log = logging.getLogger(__name__)
 
 
 class TranscodeWork:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobState
@@ -19,6 +19,9 @@ from vodforge.logs import Event, log_event
 from vodforge.process import StopToken
 from vodforge.worker.heartbeat import CANCELLED, SHUTDOWN, Heartbeat
 from vodforge.worker.work import JobContext, Work
+
+if TYPE_CHECKING:
+    from vodforge.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +81,15 @@ class JobRunner:
             on_beat=self.on_beat,
         )
         heartbeat.start()
-        log_event(
-            log,
-            Event.PROCESS_START,
+        fields: dict[str, Any] = dict(
             job_id=job.id,
             video_id=job.video_id,
             tenant_id=job.tenant_id,
             attempt=job.attempt,
             worker_id=job.worker_id,
         )
+        log_event(log, Event.JOB_CLAIMED, **fields)
+        log_event(log, Event.PROCESS_START, **fields)
         error: BaseException | None = None
         package: dict[str, Any] | None = None
         try:
@@ -175,8 +178,8 @@ def _name(state: JobState | None) -> str | None:
 class ContextFactory:
     """Builds the JobContext a work function receives (kept apart so tests can swap it)."""
 
-    def __init__(self, services: object) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
 
     def __call__(self, job: ClaimedJob, stop: StopToken, scratch: Path) -> JobContext:
-        return JobContext(job=job, stop=stop, scratch_dir=scratch, services=self.services)  # type: ignore[arg-type]
+        return JobContext(job=job, stop=stop, scratch_dir=scratch, services=self.services)

@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 
+from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import JobRepository
 from vodforge.jobs.wakeup import Wakeup
 from vodforge.logs import Event, log_event
@@ -102,15 +103,6 @@ class Worker:
                 woken = self.wakeup.wait(seen, self.poll_interval_s)
                 continue
             woken = False
-            log_event(
-                log,
-                Event.JOB_CLAIMED,
-                job_id=job.id,
-                video_id=job.video_id,
-                tenant_id=job.tenant_id,
-                attempt=job.attempt,
-                worker_id=slot_id,
-            )
             stop = StopToken()
             with self._lock:
                 self._running[job.id] = stop
@@ -128,7 +120,7 @@ class Worker:
                         self._shutdown.set()
                         self.wakeup.signal()
 
-    def _claim(self, slot_id: str):  # type: ignore[no-untyped-def]
+    def _claim(self, slot_id: str) -> ClaimedJob | None:
         if self.max_jobs is not None:
             with self._lock:
                 if self.jobs_run + len(self._running) >= self.max_jobs:
