@@ -29,7 +29,7 @@ from vodforge.domain.ladder import plan_ladder
 from vodforge.media.commands import poster_argv, transcode_argv
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 
 def _with_option(argv: list[str], before: str, *extra: str) -> list[str]:

@@ -46,7 +46,7 @@ from vodforge.domain.ladder import plan_ladder
 from vodforge.media.commands import transcode_argv
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import ProbeResult, probe_source
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 INPROC = Path(__file__).with_name("inproc.py")
 MB = 1024 * 1024

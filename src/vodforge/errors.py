@@ -26,6 +26,11 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     CONFLICT = "CONFLICT"
     CONFIG_ERROR = "CONFIG_ERROR"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 class VodforgeError(Exception):
@@ -33,6 +38,8 @@ class VodforgeError(Exception):
 
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
     retryable: bool = False
+    # The HTTP status the API answers with; one exception handler maps every error.
+    http_status: int = 500
 
     def __init__(self, message: str | None = None, *, code: ErrorCode | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
@@ -54,12 +61,50 @@ class NotFound(VodforgeError):
     """No such object."""
 
     code = ErrorCode.NOT_FOUND
+    http_status = 404
 
 
 class Conflict(VodforgeError):
     """The object is not in a state that allows this."""
 
     code = ErrorCode.CONFLICT
+    http_status = 409
+
+
+class InvalidRequest(VodforgeError):
+    """The request is malformed or its arguments are out of range."""
+
+    code = ErrorCode.INVALID_REQUEST
+    http_status = 400
+
+
+class Unauthorized(VodforgeError):
+    """A valid API key is required: send `Authorization: Bearer <key>`."""
+
+    code = ErrorCode.UNAUTHORIZED
+    http_status = 401
+
+
+class Forbidden(VodforgeError):
+    """The signature or token does not allow this request."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+
+class PayloadTooLarge(VodforgeError):
+    """The upload is larger than the configured limit."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    http_status = 413
+
+
+class Unavailable(VodforgeError):
+    """A dependency (database, storage) cannot be reached right now; try again later."""
+
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503
+    retryable = True
 
 
 class InputRejected(VodforgeError):
@@ -67,6 +112,7 @@ class InputRejected(VodforgeError):
 
     code = ErrorCode.INVALID_INPUT
     retryable = False
+    http_status = 422
 
 
 class RetryableError(VodforgeError):

@@ -10,15 +10,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from vodforge.executors.base import Executor
-from vodforge.jobs.reconcile import Fix, apply_fix, plan_reconcile
+from vodforge.jobs.dispatch import Dispatcher
 from vodforge.jobs.records import ExpiredLease
 from vodforge.jobs.repository import JobRepository
 from vodforge.logs import Event, log_event
+from vodforge.operations.reconcile import Fix, apply_fix, plan_reconcile
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,30 +29,6 @@ log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x7F0D_F0E6  # any fixed 64-bit number, the same for every scheduler
 
 
-def dispatch_job(repo: JobRepository, executor: Executor, job_id: str) -> bool:
-    """Hand one job to the executor; a failure keeps it QUEUED with the error, to retry."""
-    if not executor.tracks_dispatch:
-        # Local workers were already woken by the commit that queued the job. Writing
-        # dispatched_at would only hold a row lock that a woken claimer's SKIP LOCKED skips.
-        executor.dispatch(job_id)
-        return True
-    try:
-        ref = executor.dispatch(job_id)
-    except Exception as exc:
-        repo.record_dispatch_error(job_id, f"{type(exc).__name__}: {exc}")
-        log_event(
-            log,
-            Event.DISPATCH_FAILED,
-            level=logging.WARNING,
-            job_id=job_id,
-            executor=executor.name,
-            error=str(exc),
-        )
-        return False
-    repo.mark_dispatched(job_id, ref)
-    return True
-
-
 @dataclass
 class TickReport:
     expired: list[ExpiredLease] = field(default_factory=list)
@@ -59,6 +36,7 @@ class TickReport:
     dispatch_failures: list[str] = field(default_factory=list)
     stalled: list[str] = field(default_factory=list)
     reconciled: list[Fix] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +45,7 @@ class TickReport:
             "dispatch_failures": self.dispatch_failures,
             "stalled": self.stalled,
             "reconciled": [fix.to_json() for fix in self.reconciled],
+            "purged": self.purged,
         }
 
 
@@ -74,14 +53,18 @@ class Scheduler:
     def __init__(
         self,
         repo: JobRepository,
-        executor: Executor,
+        dispatcher: Dispatcher,
         *,
         scanner_id: str,
         stall_after_s: float = 600.0,
         reconcile_every: int = 12,
+        housekeeping: Callable[[], list[str]] | None = None,
     ) -> None:
         self.repo = repo
-        self.executor = executor
+        self.dispatcher = dispatcher
+        self.executor = dispatcher.executor
+        # Finishing deletes and dropping abandoned uploads: the video service's pass.
+        self.housekeeping = housekeeping
         self.scanner_id = scanner_id
         self.stall_after_s = stall_after_s
         self.reconcile_every = reconcile_every
@@ -103,28 +86,12 @@ class Scheduler:
         return expired
 
     def dispatch_due(self, report: TickReport) -> None:
-        if not self.executor.tracks_dispatch:
-            return
-        for job_id in self.repo.jobs_due_for_dispatch():
-            try:
-                ref = self.executor.dispatch(job_id)
-            except Exception as exc:
-                self.repo.record_dispatch_error(job_id, f"{type(exc).__name__}: {exc}")
-                report.dispatch_failures.append(job_id)
-                log_event(
-                    log,
-                    Event.DISPATCH_FAILED,
-                    level=logging.WARNING,
-                    job_id=job_id,
-                    executor=self.executor.name,
-                    error=str(exc),
-                )
-                continue
-            self.repo.mark_dispatched(job_id, ref)
-            report.dispatched.append(job_id)
+        dispatched, failed = self.dispatcher.dispatch_due()
+        report.dispatched.extend(dispatched)
+        report.dispatch_failures.extend(failed)
 
     def report_stalled(self, report: TickReport) -> None:
-        for job in self.repo.stalled_dispatches(self.stall_after_s):
+        for job in self.dispatcher.stalled(self.stall_after_s):
             report.stalled.append(job.id)
             log_event(
                 log,
@@ -142,7 +109,7 @@ class Scheduler:
         if apply:
             for fix in fixes:
                 try:
-                    apply_fix(self.repo, fix)
+                    apply_fix(self.repo, self.dispatcher, fix)
                     log_event(log, Event.RECONCILE_FIX, fix=fix.to_json())
                 except Exception as exc:
                     log.warning("reconcile fix %s failed: %s", fix.to_json(), exc)
@@ -156,6 +123,11 @@ class Scheduler:
             report.reconciled = self.reconcile(apply=True)
             # Repairs may have queued jobs: dispatch them now rather than a tick later.
             self.dispatch_due(report)
+        if self.housekeeping is not None:
+            try:
+                report.purged = self.housekeeping()
+            except Exception:
+                log.exception("housekeeping failed")
         self.ticks += 1
         return report
 

@@ -8,25 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import ConfigError
-
-GIB = 1024**3
-
-
-@dataclass(frozen=True)
-class InputLimits:
-    """What an upload may be before the probe rejects it (SPEC §5)."""
-
-    max_file_bytes: int = 20 * GIB
-    max_duration_s: float = 6 * 3600.0
-    max_width: int = 7680
-    max_height: int = 4320
-    max_fps: float = 120.0
-    probe_timeout_s: float = 30.0
-
-    @property
-    def max_pixels(self) -> int:
-        return self.max_width * self.max_height
 
 
 @dataclass(frozen=True)
@@ -49,6 +32,12 @@ class Settings:
     poll_interval_s: float = 1.0
     internal_token: str = ""
     internal_token_generated: bool = False
+    # Where clients reach the API; playback URLs are built on it.
+    public_url: str = "http://127.0.0.1:8000"
+    playback_ttl_s: int = 21600
+    # Signs playback URLs; unset: kept in the data dir (embedded) or derived from the
+    # internal token (every API process of a deployment shares that one already).
+    playback_secret: str | None = None
     ffmpeg_path: str | None = None
     # Threads per encoder; 0 means one per core.
     ffmpeg_threads: int = 0
@@ -139,6 +128,9 @@ class Settings:
             poll_interval_s=number("POLL_INTERVAL_S", 1.0),
             internal_token=internal_token,
             internal_token_generated=generated,
+            public_url=(get("PUBLIC_URL") or cls.public_url).rstrip("/"),
+            playback_ttl_s=int(number("PLAYBACK_TTL_S", cls.playback_ttl_s)),
+            playback_secret=get("PLAYBACK_SECRET"),
             ffmpeg_path=get("FFMPEG"),
             ffmpeg_threads=int(number("FFMPEG_THREADS", 0)),
             work=get("WORK") or cls.work,

@@ -7,14 +7,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from vodforge import __version__
+from vodforge.bootstrap import Components, open_components
 from vodforge.cli import runtime, transcode, videos
 from vodforge.cli.output import fail
 from vodforge.errors import InputRejected, VodforgeError
 from vodforge.logs import configure_logging
-from vodforge.services import Services, open_services
 from vodforge.settings import Settings
+from vodforge.tenants.service import DEFAULT_TENANT
 
-Command = Callable[[Services, argparse.Namespace], int]
+Command = Callable[[Components, argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("job_id", nargs="?")
     c = add("submit", videos.cmd_submit, "store FILE, create its video and job, dispatch")
     c.add_argument("file")
-    c.add_argument("--tenant", default=videos.DEFAULT_TENANT)
+    c.add_argument("--tenant", default=DEFAULT_TENANT)
     c.add_argument("--title")
     json_flag(c)
     c = add("status", videos.cmd_status, "show one video")
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = add("list", videos.cmd_list, "list videos, newest first")
     c.add_argument("--tenant")
     c.add_argument("--limit", type=int, default=50)
+    c.add_argument("--cursor", help="continue after the page that returned this next_cursor")
     json_flag(c)
     c = add("wait", videos.cmd_wait, "wait for a video to finish, with a progress bar")
     c.add_argument("video_id")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(c)
     c = add("dead-letter", videos.cmd_dead_letter, "report a job the executor gave up on")
     c.add_argument("job_id")
+    json_flag(c)
     c = add("backlog", videos.cmd_backlog, "QUEUED + RETRY_WAIT, and RUNNING")
     json_flag(c)
     db = add("db", None, "database schema")
@@ -94,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     tenants_sub = tenants.add_subparsers(dest="tenants_command", required=True, metavar="ACTION")
     c = tenants_sub.add_parser("create", help="create a tenant and print its API key once")
     c.set_defaults(handler=videos.cmd_tenants_create)
+    c.add_argument("name")
+    json_flag(c)
+    c = tenants_sub.add_parser("rotate-key", help="give a tenant a new API key (the old one stops)")
+    c.set_defaults(handler=videos.cmd_tenants_rotate_key)
     c.add_argument("name")
     json_flag(c)
     return parser
@@ -133,11 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sample":
             return cmd_sample(settings, args)
         pool = max(5, getattr(args, "concurrency", 1) * 2 + 2, getattr(args, "workers", 1) * 2 + 2)
-        services = open_services(settings, pool_size=pool)
+        components = open_components(settings, pool_size=pool)
         try:
-            return int(args.handler(services, args))
+            return int(args.handler(components, args))
         finally:
-            services.close()
+            components.close()
     except InputRejected as exc:
         fail(f"{exc.code.value}: {exc.message}")
         return 2

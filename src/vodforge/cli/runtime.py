@@ -11,44 +11,43 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from vodforge.bootstrap import Components
 from vodforge.cli.output import emit
 from vodforge.domain.states import JobState, VideoStatus
 from vodforge.errors import ConfigError
-from vodforge.jobs.reconcile import apply_fix, plan_reconcile
 from vodforge.jobs.records import ClaimedJob
 from vodforge.logs import Event, log_event
+from vodforge.operations.reconcile import apply_fix, plan_reconcile
+from vodforge.pipeline.context import load_work
 from vodforge.process import StopToken
 from vodforge.scheduler import (
     FileLeadership,
     Leadership,
     PostgresLeadership,
     Scheduler,
-    TickReport,
 )
-from vodforge.services import Services
 from vodforge.worker.heartbeat import SHUTDOWN
 from vodforge.worker.runner import ContextFactory, JobRunner
 from vodforge.worker.runtime import Worker, new_worker_id
-from vodforge.worker.work import load_work
 
 log = logging.getLogger(__name__)
 
 
-def build_runner(services: Services) -> JobRunner:
-    work = load_work(services.settings.work)(services)
-    telemetry = services.telemetry
+def build_runner(components: Components) -> JobRunner:
+    work = load_work(components.settings.work)(components.work_deps)
+    telemetry = components.telemetry
 
     def beat(job: ClaimedJob) -> None:
         telemetry.record_heartbeat(job.tenant_id, job.video_id, job.id, job.worker_id)
 
     return JobRunner(
-        services.repo,
+        components.repo,
         work,
-        ContextFactory(services),
-        heartbeat_s=services.settings.heartbeat_s,
-        lease_ttl_s=services.settings.lease_ttl_s,
-        retry_policy=services.retry_policy,
-        scratch_root=services.settings.scratch_dir,
+        ContextFactory(components.work_deps),
+        heartbeat_s=components.settings.heartbeat_s,
+        lease_ttl_s=components.settings.lease_ttl_s,
+        retry_policy=components.retry_policy,
+        scratch_root=components.settings.scratch_dir,
         on_beat=beat,
     )
 
@@ -64,21 +63,26 @@ def on_termination(handler: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def make_scheduler(services: Services) -> tuple[Scheduler, Leadership]:
-    scheduler = Scheduler(services.repo, services.executor, scanner_id=new_worker_id("scheduler"))
-    if services.settings.is_postgres:
-        return scheduler, PostgresLeadership(services.settings.database_url)
-    db_path = services.settings.database_url.removeprefix("sqlite:///")
+def make_scheduler(components: Components) -> tuple[Scheduler, Leadership]:
+    scheduler = Scheduler(
+        components.repo,
+        components.dispatcher,
+        scanner_id=new_worker_id("scheduler"),
+        housekeeping=components.videos.purge_deleted,
+    )
+    if components.settings.is_postgres:
+        return scheduler, PostgresLeadership(components.settings.database_url)
+    db_path = components.settings.database_url.removeprefix("sqlite:///")
     return scheduler, FileLeadership(Path(db_path + ".scheduler.lock"))
 
 
-def cmd_worker(services: Services, args: argparse.Namespace) -> int:
-    services.listen_for_jobs()
+def cmd_worker(components: Components, args: argparse.Namespace) -> int:
+    components.listen_for_jobs()
     worker = Worker(
-        services.repo,
-        build_runner(services),
+        components.repo,
+        build_runner(components),
         concurrency=args.concurrency,
-        poll_interval_s=services.settings.poll_interval_s,
+        poll_interval_s=components.settings.poll_interval_s,
         max_jobs=args.max_jobs,
     )
     on_termination(worker.request_shutdown)
@@ -86,26 +90,26 @@ def cmd_worker(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_scheduler(services: Services, args: argparse.Namespace) -> int:
-    scheduler, leader = make_scheduler(services)
+def cmd_scheduler(components: Components, args: argparse.Namespace) -> int:
+    scheduler, leader = make_scheduler(components)
     stop = threading.Event()
     on_termination(stop.set)
-    scheduler.run(stop, services.settings.scan_interval_s, leader)
+    scheduler.run(stop, components.settings.scan_interval_s, leader)
     return 0
 
 
-def cmd_up(services: Services, args: argparse.Namespace) -> int:
+def cmd_up(components: Components, args: argparse.Namespace) -> int:
     """The embedded default: scheduler and local workers in one process."""
-    if services.settings.executor != "local":
+    if components.settings.executor != "local":
         raise ConfigError("`vodforge up` runs local workers; use VODFORGE_EXECUTOR=local")
-    services.listen_for_jobs()
-    scheduler, leader = make_scheduler(services)
+    components.listen_for_jobs()
+    scheduler, leader = make_scheduler(components)
     stop = threading.Event()
     worker = Worker(
-        services.repo,
-        build_runner(services),
+        components.repo,
+        build_runner(components),
         concurrency=args.workers,
-        poll_interval_s=services.settings.poll_interval_s,
+        poll_interval_s=components.settings.poll_interval_s,
     )
 
     def shutdown() -> None:
@@ -115,12 +119,12 @@ def cmd_up(services: Services, args: argparse.Namespace) -> int:
     on_termination(shutdown)
     ticker = threading.Thread(
         target=scheduler.run,
-        args=(stop, services.settings.scan_interval_s, leader),
+        args=(stop, components.settings.scan_interval_s, leader),
         name="scheduler",
         daemon=True,
     )
     ticker.start()
-    settings = services.settings
+    settings = components.settings
     print(
         f"vodforge up: database {settings.database_url}, storage {settings.storage_url}, "
         f"{args.workers} worker(s). Submit with `vodforge submit FILE`; Ctrl-C stops.",
@@ -133,12 +137,12 @@ def cmd_up(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run_job(services: Services, args: argparse.Namespace) -> int:
+def cmd_run_job(components: Components, args: argparse.Namespace) -> int:
     """The container entry point: run exactly one job id, idempotently (SPEC §2)."""
     job_id = args.job_id or os.environ.get("VODFORGE_JOB_ID")
     if not job_id:
         raise ConfigError("run-job needs JOB_ID (argument or VODFORGE_JOB_ID)")
-    repo = services.repo
+    repo = components.repo
     job = repo.find_job(job_id)
     if job is None:
         log_event(log, Event.JOB_NOT_FOUND, level=logging.WARNING, job_id=job_id)
@@ -146,7 +150,7 @@ def cmd_run_job(services: Services, args: argparse.Namespace) -> int:
     if job.state is JobState.SUCCEEDED:
         log_event(log, Event.IDEMPOTENT_DONE, job_id=job_id)
         return 0
-    video = repo.find_video(job.video_id)
+    video = components.videos_repo.find_video(job.video_id)
     if video is not None and video.status is VideoStatus.READY:
         log_event(log, Event.IDEMPOTENT_READY, job_id=job_id, video_id=video.id)
         return 0
@@ -157,14 +161,14 @@ def cmd_run_job(services: Services, args: argparse.Namespace) -> int:
         return 0
     stop = StopToken()
     on_termination(lambda: stop.request(SHUTDOWN))
-    outcome = build_runner(services).run(claimed, stop)
+    outcome = build_runner(components).run(claimed, stop)
     return 0 if outcome.state in (JobState.SUCCEEDED, JobState.CANCELLED) else 1
 
 
-def cmd_scan_stuck(services: Services, args: argparse.Namespace) -> int:
-    scheduler, _ = make_scheduler(services)
+def cmd_scan_stuck(components: Components, args: argparse.Namespace) -> int:
+    scheduler, _ = make_scheduler(components)
     if args.dry_run:
-        count = services.repo.stale_lease_count()
+        count = components.repo.stale_lease_count()
         emit(
             {"dry_run": True, "expired_leases": count},
             as_json=args.json,
@@ -183,15 +187,13 @@ def cmd_scan_stuck(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reconcile(services: Services, args: argparse.Namespace) -> int:
-    fixes = plan_reconcile(services.repo, services.executor)
+def cmd_reconcile(components: Components, args: argparse.Namespace) -> int:
+    fixes = plan_reconcile(components.repo, components.executor)
     if not args.dry_run:
         for fix in fixes:
-            apply_fix(services.repo, fix)
+            apply_fix(components.repo, components.dispatcher, fix)
         # Repairs queue jobs: hand them to the executor now rather than at the next tick.
-        Scheduler(services.repo, services.executor, scanner_id="reconcile").dispatch_due(
-            TickReport()
-        )
+        components.dispatcher.dispatch_due()
     plan = [fix.to_json() for fix in fixes]
     emit(
         {"dry_run": args.dry_run, "fixes": plan},

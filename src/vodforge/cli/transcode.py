@@ -7,13 +7,14 @@ import sys
 import threading
 from pathlib import Path
 
+from vodforge.bootstrap import Components
 from vodforge.cli.output import emit, fail, progress_bar
 from vodforge.cli.runtime import build_runner, on_termination
-from vodforge.cli.videos import DEFAULT_TENANT, describe_video, submit_file
+from vodforge.cli.videos import tenant_for_submit
 from vodforge.domain.states import JobState
 from vodforge.errors import ConfigError, ErrorCode
 from vodforge.process import StopToken
-from vodforge.services import Services
+from vodforge.tenants.service import DEFAULT_TENANT
 from vodforge.worker.heartbeat import CANCELLED
 from vodforge.worker.runtime import new_worker_id
 
@@ -25,27 +26,29 @@ REJECTION_CODES = {
 }
 
 
-def cmd_transcode(services: Services, args: argparse.Namespace) -> int:
+def cmd_transcode(components: Components, args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} must be an empty or new directory")
-    video = submit_file(services, Path(args.file), DEFAULT_TENANT, None)
+    video = components.videos.submit_file(
+        Path(args.file), tenant_for_submit(components, DEFAULT_TENANT)
+    )
     assert video.current_job_id is not None
-    job = services.repo.claim_job_by_id(video.current_job_id, new_worker_id("transcode"))
+    job = components.repo.claim_job_by_id(video.current_job_id, new_worker_id("transcode"))
     if job is None:
         raise ConfigError("another worker on this data directory claimed the job first")
 
-    runner = build_runner(services)
+    runner = build_runner(components)
     stop = StopToken()
 
     def cancel() -> None:
-        services.repo.cancel_job(job.id, actor="transcode")
+        components.repo.cancel_job(job.id, actor="transcode")
         stop.request(CANCELLED)
 
     on_termination(cancel)
     done = threading.Event()
     bar = threading.Thread(
-        target=_show_progress, args=(services, video.tenant_id, video.id, done), daemon=True
+        target=_show_progress, args=(components, video.tenant_id, video.id, done), daemon=True
     )
     if sys.stderr.isatty() and not args.json:
         bar.start()
@@ -55,10 +58,10 @@ def cmd_transcode(services: Services, args: argparse.Namespace) -> int:
         done.set()
         if bar.is_alive():
             bar.join(timeout=2)
-    final = services.repo.get_video(video.id)
-    data = describe_video(services, final)
+    final = components.videos.get(video.id)
+    data = components.videos.describe(final)
     if outcome.state is JobState.SUCCEEDED and final.package:
-        _copy_package(services, final.package["prefix"], out)
+        _copy_package(components, final.package["prefix"], out)
         data["out"] = str(out.resolve())
         emit(
             data,
@@ -78,19 +81,19 @@ def cmd_transcode(services: Services, args: argparse.Namespace) -> int:
     return 2 if failure is not None and failure.code in REJECTION_CODES else 1
 
 
-def _copy_package(services: Services, prefix: str, out: Path) -> None:
+def _copy_package(components: Components, prefix: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for key in services.storage.list_keys(prefix):
+    for key in components.storage.list_keys(prefix):
         target = out / key.removeprefix(prefix)
         target.parent.mkdir(parents=True, exist_ok=True)
-        services.storage.download_file(key, target)
+        components.storage.download_file(key, target)
 
 
 def _show_progress(
-    services: Services, tenant_id: str, video_id: str, done: threading.Event
+    components: Components, tenant_id: str, video_id: str, done: threading.Event
 ) -> None:
     while not done.wait(0.5):
-        progress = services.telemetry.read_progress(tenant_id, video_id) or {}
+        progress = components.telemetry.read_progress(tenant_id, video_id) or {}
         line = progress_bar(float(progress.get("percent") or 0.0), progress.get("stage"))
         print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

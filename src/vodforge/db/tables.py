@@ -66,8 +66,19 @@ videos = Table(
     Column("error_message", Text),
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
+    # Set by delete: the video is gone from the API at once; the scheduler purges its rows
+    # and objects once no job of it can still write (a running job is cancelled first).
+    Column("deleted_at", Time),
+    # A PENDING_UPLOAD video (direct upload) that is not completed by then is abandoned.
+    Column("upload_expires_at", Time),
     Index(None, "tenant_id", "created_at"),
     Index(None, "status"),
+    Index(
+        "ix_videos_deleted",
+        "deleted_at",
+        postgresql_where=text("deleted_at IS NOT NULL"),
+        sqlite_where=text("deleted_at IS NOT NULL"),
+    ),
 )
 
 jobs = Table(

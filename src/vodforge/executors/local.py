@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from vodforge.db.wakeup import Wakeup
 from vodforge.executors.base import Executor
-from vodforge.jobs.wakeup import Wakeup
 
 
 class LocalExecutor(Executor):

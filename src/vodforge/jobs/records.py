@@ -141,3 +141,16 @@ class Backlog:
             "backlog": self.backlog,
             "running": self.running,
         }
+
+
+def job_event_from_row(row: Mapping[Any, Any]) -> JobEvent:
+    return JobEvent(
+        id=row["id"],
+        job_id=row["job_id"],
+        at=row["at"],
+        from_state=JobState(row["from_state"]) if row["from_state"] else None,
+        to_state=JobState(row["to_state"]),
+        attempt=row["attempt"],
+        reason=row["reason"],
+        worker_id=row["worker_id"],
+    )

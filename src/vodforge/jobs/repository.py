@@ -7,21 +7,20 @@ the same transaction, so a crash can never leave half of a transition behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
-from vodforge.db.tables import job_events, jobs, tenants, video_progress, videos
-from vodforge.domain.deadletter import DeadLetterAction, decide_dead_letter
+from vodforge.db.access import reading, writing
+from vodforge.db.tables import job_events, jobs, videos
+from vodforge.db.wakeup import CHANNEL, Wakeup
 from vodforge.domain.states import (
     TERMINAL_JOB_STATES,
     JobState,
@@ -35,11 +34,9 @@ from vodforge.jobs.records import (
     ExpiredLease,
     JobEvent,
     JobRecord,
-    VideoRecord,
+    job_event_from_row,
 )
 from vodforge.jobs.sql import query
-from vodforge.jobs.wakeup import CHANNEL, Wakeup
-from vodforge.logs import Event, log_event
 
 Clock = Callable[[], float]
 log = logging.getLogger(__name__)
@@ -52,16 +49,6 @@ class Failure:
     code: str
     message: str
     retryable: bool
-
-
-@dataclass(frozen=True)
-class Tenant:
-    id: str
-    name: str
-
-
-def hash_api_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 class JobRepository:
@@ -84,17 +71,11 @@ class JobRepository:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+    def _write(self) -> AbstractContextManager[Connection]:
+        return writing(self.engine)
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(vodforge_read_only=True)
-            yield conn
-            conn.rollback()
+    def _read(self) -> AbstractContextManager[Connection]:
+        return reading(self.engine)
 
     def _run_alone(self, name: str, **params: Any) -> list[Any]:
         """One statement that is a whole transition: on PostgreSQL it runs in autocommit (one
@@ -143,55 +124,7 @@ class JobRepository:
             .values(**values)
         )
 
-    # -- tenants and submissions -----------------------------------------------------------
-
-    def create_tenant(self, name: str) -> tuple[Tenant, str]:
-        api_key = "vf_" + secrets.token_urlsafe(32)
-        tenant = Tenant(id=str(uuid.uuid4()), name=name)
-        with self._write() as conn:
-            exists = conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first()
-            if exists:
-                raise Conflict(f"tenant {name!r} already exists")
-            conn.execute(
-                insert(tenants).values(
-                    id=tenant.id,
-                    name=name,
-                    api_key_hash=hash_api_key(api_key),
-                    created_at=self.clock(),
-                )
-            )
-        return tenant, api_key
-
-    def get_tenant(self, name: str) -> Tenant | None:
-        with self._read() as conn:
-            row = conn.execute(select(tenants.c.id, tenants.c.name).where(tenants.c.name == name))
-            found = row.first()
-        return Tenant(id=found.id, name=found.name) if found else None
-
-    def tenant_for_api_key(self, api_key: str) -> Tenant | None:
-        with self._read() as conn:
-            found = conn.execute(
-                select(tenants.c.id, tenants.c.name).where(
-                    tenants.c.api_key_hash == hash_api_key(api_key)
-                )
-            ).first()
-        return Tenant(id=found.id, name=found.name) if found else None
-
-    def tenant_name(self, tenant_id: str) -> str:
-        with self._read() as conn:
-            name = conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).scalar()
-        return str(name) if name else tenant_id
-
-    def ensure_tenant(self, name: str) -> Tenant:
-        """The embedded mode's default tenant, created on first use."""
-        tenant = self.get_tenant(name)
-        if tenant is None:
-            try:
-                tenant, _ = self.create_tenant(name)
-            except Conflict:
-                tenant = self.get_tenant(name)
-                assert tenant is not None
-        return tenant
+    # -- submissions ------------------------------------------------------------------------
 
     def create_video_and_job(
         self,
@@ -225,6 +158,35 @@ class JobRepository:
             self._notify_claimable(conn)
         self.wakeup.signal()
         return video_id, job_id
+
+    def queue_pending_upload(self, video_id: str, tenant_id: str, source_bytes: int) -> str:
+        """A direct upload arrived: its PENDING_UPLOAD video becomes UPLOADED with a QUEUED
+        job, in one transaction; Conflict if it is no longer pending (completed twice)."""
+        now = self.clock()
+        job_id = str(uuid.uuid4())
+        with self._write() as conn:
+            won = conn.execute(
+                update(videos)
+                .where(
+                    videos.c.id == video_id,
+                    videos.c.tenant_id == tenant_id,
+                    videos.c.status == VideoStatus.PENDING_UPLOAD.value,
+                    videos.c.deleted_at.is_(None),
+                )
+                .values(
+                    status=VideoStatus.UPLOADED.value,
+                    source_bytes=source_bytes,
+                    current_job_id=job_id,
+                    upload_expires_at=None,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not won:
+                raise Conflict(f"video {video_id} is not waiting for its upload")
+            self._insert_job(conn, job_id, video_id, tenant_id, 0, now, "uploaded")
+            self._notify_claimable(conn)
+        self.wakeup.signal()
+        return job_id
 
     def _insert_job(
         self,
@@ -462,58 +424,39 @@ class JobRepository:
         return state
 
     def cancel_video(self, video_id: str, actor: str = "user") -> JobState:
-        video = self.get_video(video_id)
-        if video.current_job_id is None:
+        """Cancel the video's current job; Conflict when it has already ended."""
+        with self._read() as conn:
+            job_id = conn.execute(
+                select(videos.c.current_job_id).where(videos.c.id == video_id)
+            ).scalar()
+        if job_id is None:
             raise Conflict(f"video {video_id} has no job to cancel")
-        state = self.cancel_job(video.current_job_id, actor)
+        state = self.cancel_job(job_id, actor)
         if state is None:
-            job = self.get_job(video.current_job_id)
+            job = self.get_job(job_id)
             if job.state is JobState.RUNNING:
                 return job.state  # already flagged
             raise Conflict(f"video {video_id} cannot be cancelled: its job is {job.state.value}")
         return state
 
-    def dead_letter(self, job_id: str, actor: str = "dead-letter") -> dict[str, Any]:
-        """Handle an executor's dead-letter report with the per-state responses of SPEC §2."""
-        for _ in range(3):
-            job = self.find_job(job_id)
-            if job is None:
-                raise NotFound(f"job {job_id} not found")
-            action = decide_dead_letter(job.state)
-            if action is DeadLetterAction.ALREADY_TERMINAL:
-                return {"ok": True, "skipped": "already_terminal", "state": job.state.value}
-            if action is DeadLetterAction.RUNNING_ALERT_ONLY:
-                # The lease scanner owns RUNNING jobs; a report here means the executor and
-                # the lease disagree, which an operator should look at.
-                log_event(
-                    log,
-                    Event.DLQ_RUNNING_ALERT,
-                    level=logging.WARNING,
-                    job_id=job_id,
-                    state=job.state.value,
-                    leased_by=job.leased_by,
-                )
-                return {"ok": True, "skipped": "running_alert_only", "state": job.state.value}
-            message = "the executor gave up on this job (dead-letter report)"
-            with self._write() as conn:
-                rows = self._run(
-                    conn,
-                    "mark_dead",
-                    now=self.clock(),
-                    job_id=job_id,
-                    message=message,
-                    reason="dead-letter report",
-                    actor=actor,
-                )
-                if rows:
-                    failure = Failure(ErrorCode.DEAD_LETTERED.value, message, retryable=False)
-                    self._settle_video(
-                        conn, rows[0]["video_id"], job_id, JobState.DEAD, failure=failure
-                    )
-                    return {"ok": True, "marked": "DEAD", "state": JobState.DEAD.value}
-            # The job moved between our read and our write: decide again on its new state.
-        job = self.get_job(job_id)
-        return {"ok": False, "error": "state kept changing", "state": job.state.value}
+    def mark_dead(self, job_id: str, message: str, actor: str) -> JobState | None:
+        """A waiting job the executor gave up on: DEAD, and its video FAILED. None when the
+        job is not waiting (the dead-letter flow decides again on its new state)."""
+        with self._write() as conn:
+            rows = self._run(
+                conn,
+                "mark_dead",
+                now=self.clock(),
+                job_id=job_id,
+                message=message,
+                reason="dead-letter report",
+                actor=actor,
+            )
+            if not rows:
+                return None
+            failure = Failure(ErrorCode.DEAD_LETTERED.value, message, retryable=False)
+            self._settle_video(conn, rows[0]["video_id"], job_id, JobState.DEAD, failure=failure)
+        return JobState.DEAD
 
     def retry_video(self, video_id: str, priority: int = 0) -> str:
         """A new QUEUED job for a FAILED or CANCELLED video; the old job and its history stay."""
@@ -613,55 +556,6 @@ class JobRepository:
             self._settle_video(conn, video_id, job["id"], state, failure=failure)
             return True
 
-    def delete_video(self, video_id: str) -> None:
-        """Remove a video with its jobs and their history; refused while a job is live."""
-        with self._write() as conn:
-            live = conn.execute(
-                select(jobs.c.id).where(
-                    jobs.c.video_id == video_id,
-                    jobs.c.state.notin_([s.value for s in TERMINAL_JOB_STATES]),
-                )
-            ).first()
-            if live is not None:
-                raise Conflict(f"video {video_id} still has a live job")
-            job_ids = select(jobs.c.id).where(jobs.c.video_id == video_id).scalar_subquery()
-            conn.execute(delete(job_events).where(job_events.c.job_id.in_(job_ids)))
-            conn.execute(delete(jobs).where(jobs.c.video_id == video_id))
-            conn.execute(delete(video_progress).where(video_progress.c.video_id == video_id))
-            if not conn.execute(delete(videos).where(videos.c.id == video_id)).rowcount:
-                raise NotFound(f"video {video_id} not found")
-
-    # -- dispatch bookkeeping ---------------------------------------------------------------
-
-    def jobs_due_for_dispatch(self, batch: int = 100) -> list[str]:
-        with self._read() as conn:
-            rows = self._run(conn, "jobs_due_for_dispatch", now=self.clock(), batch=batch)
-        return [row["id"] for row in rows]
-
-    def mark_dispatched(self, job_id: str, executor_ref: str | None) -> bool:
-        with self._write() as conn:
-            result = conn.execute(
-                query("mark_dispatched", self.dialect),
-                {"now": self.clock(), "ref": executor_ref, "job_id": job_id},
-            )
-        return bool(result.rowcount)
-
-    def record_dispatch_error(self, job_id: str, error: str) -> bool:
-        """A failed dispatch keeps the job QUEUED with the error; the scheduler retries it."""
-        with self._write() as conn:
-            result = conn.execute(
-                query("record_dispatch_error", self.dialect),
-                {"error": error[:2000], "job_id": job_id},
-            )
-        return bool(result.rowcount)
-
-    def stalled_dispatches(self, older_than_s: float, batch: int = 100) -> list[JobRecord]:
-        with self._read() as conn:
-            rows = self._run(
-                conn, "stalled_dispatches", before=self.clock() - older_than_s, batch=batch
-            )
-        return [self.get_job(row["id"]) for row in rows]
-
     # -- reads ------------------------------------------------------------------------------
 
     def backlog(self) -> Backlog:
@@ -684,27 +578,6 @@ class JobRepository:
             raise NotFound(f"job {job_id} not found")
         return job
 
-    def find_video(self, video_id: str, tenant_id: str | None = None) -> VideoRecord | None:
-        statement = select(videos).where(videos.c.id == video_id)
-        if tenant_id is not None:
-            statement = statement.where(videos.c.tenant_id == tenant_id)
-        with self._read() as conn:
-            row = conn.execute(statement).mappings().first()
-        return VideoRecord.from_row(row) if row else None
-
-    def get_video(self, video_id: str, tenant_id: str | None = None) -> VideoRecord:
-        video = self.find_video(video_id, tenant_id)
-        if video is None:
-            raise NotFound(f"video {video_id} not found")
-        return video
-
-    def list_videos(self, tenant_id: str | None = None, limit: int = 100) -> list[VideoRecord]:
-        statement = select(videos).order_by(videos.c.created_at.desc()).limit(limit)
-        if tenant_id is not None:
-            statement = statement.where(videos.c.tenant_id == tenant_id)
-        with self._read() as conn:
-            return [VideoRecord.from_row(row) for row in conn.execute(statement).mappings()]
-
     def jobs_of_video(self, video_id: str) -> list[JobRecord]:
         with self._read() as conn:
             rows = conn.execute(
@@ -717,52 +590,4 @@ class JobRepository:
             rows = conn.execute(
                 select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
             ).mappings()
-            return [_event(row) for row in rows]
-
-    def video_events(self, video_id: str) -> list[JobEvent]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(job_events)
-                .join(jobs, jobs.c.id == job_events.c.job_id)
-                .where(jobs.c.video_id == video_id)
-                .order_by(job_events.c.id)
-            ).mappings()
-            return [_event(row) for row in rows]
-
-    def record_probe(self, video_id: str, job: ClaimedJob, probe: dict[str, Any]) -> bool:
-        """Store probe results on the video, only while this attempt still holds the job."""
-        with self._write() as conn:
-            holds = conn.execute(
-                select(jobs.c.id).where(
-                    jobs.c.id == job.id,
-                    jobs.c.state == JobState.RUNNING.value,
-                    jobs.c.lease_token == job.lease_token,
-                )
-            ).first()
-            if not holds:
-                return False
-            conn.execute(
-                update(videos)
-                .where(videos.c.id == video_id, videos.c.current_job_id == job.id)
-                .values(
-                    probe=json.dumps(probe),
-                    duration_s=probe.get("duration_s"),
-                    width=probe.get("width"),
-                    height=probe.get("height"),
-                    updated_at=self.clock(),
-                )
-            )
-        return True
-
-
-def _event(row: Any) -> JobEvent:
-    return JobEvent(
-        id=row["id"],
-        job_id=row["job_id"],
-        at=row["at"],
-        from_state=JobState(row["from_state"]) if row["from_state"] else None,
-        to_state=JobState(row["to_state"]),
-        attempt=row["attempt"],
-        reason=row["reason"],
-        worker_id=row["worker_id"],
-    )
+            return [job_event_from_row(row) for row in rows]

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, InputRejected, RetryableError
 from vodforge.media.progress import ProgressParser
 from vodforge.process import ChildResult, ResourceLimits, run_child
-from vodforge.settings import InputLimits
 
 # Every name of every demuxer we accept, as ffmpeg spells them in -format_whitelist.
 FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,asf"

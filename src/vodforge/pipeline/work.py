@@ -14,36 +14,35 @@ from vodforge.jobs.records import ClaimedJob
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
 from vodforge.media.transcode import make_poster, run_transcode
+from vodforge.pipeline.context import JobContext, WorkDeps, WorkResult
 from vodforge.pipeline.progress import ProgressReporter
-from vodforge.services import Services
 from vodforge.storage.base import ObjectNotFound, attempt_prefix, video_prefix
-from vodforge.worker.work import JobContext, WorkResult
 
 
 class TranscodeWork:
-    def __init__(self, services: Services, ffmpeg: str) -> None:
-        self.services = services
+    def __init__(self, deps: WorkDeps, ffmpeg: str) -> None:
+        self.deps = deps
         self.ffmpeg = ffmpeg
 
     def __call__(self, ctx: JobContext) -> WorkResult:
-        services, job = self.services, ctx.job
-        video = services.repo.get_video(job.video_id)
-        reporter = ProgressReporter(services.telemetry, job)
+        deps, job = self.deps, ctx.job
+        video = deps.videos.get_video(job.video_id)
+        reporter = ProgressReporter(deps.telemetry, job)
 
         reporter.enter("probe")
         assert video.source_key is not None
         suffix = PurePosixPath(video.source_key).suffix or ".bin"
         source = ctx.scratch_dir / f"source{suffix}"
         try:
-            services.storage.download_file(video.source_key, source)
+            deps.storage.download_file(video.source_key, source)
         except ObjectNotFound as exc:
             # The upload was accepted, so a missing object is storage's fault, not the
             # uploader's: retry (bounded by max attempts) instead of blaming the file.
             raise RetryableError(
                 f"the stored source is missing: {exc}", code=ErrorCode.STORAGE_ERROR
             ) from exc
-        probe = probe_source(source, services.settings.limits, self.ffmpeg)
-        services.repo.record_probe(video.id, job, probe.to_json())
+        probe = probe_source(source, deps.limits, self.ffmpeg)
+        deps.videos.record_probe(video.id, job, probe.to_json())
         ladder = plan_ladder(probe.width, probe.height, probe.fps, probe.has_audio)
         _check(ctx)
 
@@ -59,7 +58,7 @@ class TranscodeWork:
             on_progress=reporter.transcode_progress,
             # ffmpeg's automatic count starts dozens of threads per encoder (55 on 2 cores
             # for a 4-rung ladder); one per core per encoder measured faster in bench/transcode.
-            threads=self.services.settings.ffmpeg_threads or os.cpu_count() or 0,
+            threads=deps.ffmpeg_threads or os.cpu_count() or 0,
         )
         reporter.enter("validate", 100.0)
         poster, thumbnail = make_poster(
@@ -70,12 +69,12 @@ class TranscodeWork:
         reporter.enter("upload", 100.0)
         prefix = attempt_prefix(video.id, job.id, job.attempt)
         try:
-            services.storage.upload_dir(prefix, out_dir)
+            deps.storage.upload_dir(prefix, out_dir)
             _check(ctx)
         except BaseException:
             # Nothing will publish this attempt: leave no objects of it behind.
             with contextlib.suppress(Exception):
-                services.storage.delete_prefix(prefix)
+                deps.storage.delete_prefix(prefix)
             raise
         return WorkResult(
             package={
@@ -102,7 +101,7 @@ class TranscodeWork:
 
     def published(self, job: ClaimedJob, package: dict[str, Any]) -> None:
         """After publishing, remove the files of every other attempt of this video."""
-        storage = self.services.storage
+        storage = self.deps.storage
         attempts_root = video_prefix(job.video_id) + "attempts/"
         keep = package["prefix"]
         stale = {
@@ -115,7 +114,7 @@ class TranscodeWork:
 
     def discarded(self, job: ClaimedJob, package: dict[str, Any]) -> None:
         """An attempt that did not publish (fenced out, cancelled) removes its own files."""
-        self.services.storage.delete_prefix(package["prefix"])
+        self.deps.storage.delete_prefix(package["prefix"])
 
 
 def _check(ctx: JobContext) -> None:
@@ -123,5 +122,5 @@ def _check(ctx: JobContext) -> None:
         raise StopRequested(f"stopped: {ctx.stop.reason}")
 
 
-def transcode_work(services: Services) -> TranscodeWork:
-    return TranscodeWork(services, find_ffmpeg(services.settings.ffmpeg_path))
+def transcode_work(deps: WorkDeps) -> TranscodeWork:
+    return TranscodeWork(deps, find_ffmpeg(deps.ffmpeg_path))

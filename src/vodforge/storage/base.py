@@ -134,6 +134,15 @@ class Storage(ABC):
     def exists(self, key: str) -> bool: ...
 
     @abstractmethod
+    def size(self, key: str) -> int:
+        """The object's size in bytes; ObjectNotFound when missing."""
+
+    def move_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        """Store a staged file and remove it; backends that can adopt the file do so."""
+        self.put_file(key, path, content_type)
+        Path(path).unlink(missing_ok=True)
+
+    @abstractmethod
     def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with `prefix`, sorted."""
 
@@ -156,6 +165,12 @@ class Storage(ABC):
 
     def presigned_url(self, key: str, expires_s: int) -> str | None:
         """A URL that reads `key` without credentials until it expires, if the backend has one."""
+        check_key(key)
+        return None
+
+    def presigned_put_url(self, key: str, expires_s: int, content_type: str) -> str | None:
+        """A URL a client can PUT the object's bytes to without credentials, if the backend
+        has one (direct uploads)."""
         check_key(key)
         return None
 

@@ -77,6 +77,19 @@ class LocalStorage(Storage):
     def exists(self, key: str) -> bool:
         return self.local_path(key).is_file()
 
+    def size(self, key: str) -> int:
+        return self._existing(key).stat().st_size
+
+    def move_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        """A staged upload on the same file system is renamed into place, not copied."""
+        target = self.local_path(key)
+        path = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+        except OSError:  # another file system: copy, then drop the staged file
+            super().move_file(key, path, content_type)
+
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(key for key, _ in self._walk(check_prefix(prefix)))
 

@@ -48,6 +48,9 @@ class MemoryStorage(Storage):
         """The Content-Type the object was stored with (for tests)."""
         return self._get(key)[1]
 
+    def size(self, key: str) -> int:
+        return len(self._get(key)[0])
+
     def exists(self, key: str) -> bool:
         check_key(key)
         with self._lock:

@@ -194,6 +194,20 @@ class S3Storage(Storage):
             raise map_s3_error(exc, "check", key) from exc
         return True
 
+    def size(self, key: str) -> int:
+        name = self.object_name(key)
+        with self._errors("check", key):
+            return int(self._client.head_object(Bucket=self.bucket, Key=name)["ContentLength"])
+
+    def presigned_put_url(self, key: str, expires_s: int, content_type: str) -> str:
+        return str(
+            self._client.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": self.bucket, "Key": self.object_name(key)},
+                ExpiresIn=expires_s,
+            )
+        )
+
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(self._list_names(check_prefix(prefix)))
 

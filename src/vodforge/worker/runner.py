@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobState
@@ -16,12 +16,9 @@ from vodforge.errors import ErrorCode, StopRequested, VodforgeError
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import Failure, JobRepository
 from vodforge.logs import Event, log_event
+from vodforge.pipeline.context import JobContext, Work, WorkDeps
 from vodforge.process import StopToken
 from vodforge.worker.heartbeat import CANCELLED, SHUTDOWN, Heartbeat
-from vodforge.worker.work import JobContext, Work
-
-if TYPE_CHECKING:
-    from vodforge.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +175,8 @@ def _name(state: JobState | None) -> str | None:
 class ContextFactory:
     """Builds the JobContext a work function receives (kept apart so tests can swap it)."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, deps: WorkDeps) -> None:
+        self.deps = deps
 
     def __call__(self, job: ClaimedJob, stop: StopToken, scratch: Path) -> JobContext:
-        return JobContext(job=job, stop=stop, scratch_dir=scratch, services=self.services)
+        return JobContext(job=job, stop=stop, scratch_dir=scratch, deps=self.deps)

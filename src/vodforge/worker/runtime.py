@@ -8,9 +8,9 @@ import socket
 import threading
 import uuid
 
+from vodforge.db.wakeup import Wakeup
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import JobRepository
-from vodforge.jobs.wakeup import Wakeup
 from vodforge.logs import Event, log_event
 from vodforge.process import StopToken
 from vodforge.worker.heartbeat import SHUTDOWN

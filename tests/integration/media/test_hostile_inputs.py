@@ -17,7 +17,7 @@ from vodforge.errors import ErrorCode, InputRejected, RetryableError
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source, run_header_probe
 from vodforge.process import run_child
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 FAST_S = 5.0
 

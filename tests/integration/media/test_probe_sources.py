@@ -10,7 +10,7 @@ import pytest
 from tests.support.clips import make_clip
 from vodforge.media.ffmpeg import ffmpeg_has_libx264, find_ffmpeg
 from vodforge.media.probe import probe_source
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "tiny-25fps": (

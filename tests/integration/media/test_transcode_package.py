@@ -17,7 +17,7 @@ from vodforge.media.probe import ProbeResult, probe_source
 from vodforge.media.progress import Progress
 from vodforge.media.transcode import TranscodeResult, make_poster, run_transcode
 from vodforge.process import StopToken
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from vodforge.media.probe import probe_source
 from vodforge.media.progress import Progress
 from vodforge.media.transcode import run_transcode
 from vodforge.process import STOP_GRACE_S, StopToken
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from tests.support.factories import queue_jobs
 from vodforge.jobs.repository import JobRepository
-from vodforge.jobs.wakeup import PostgresListener, Wakeup
+from vodforge.db.wakeup import PostgresListener, Wakeup
 
 
 def test_notify_from_another_repository_wakes_listener(database_url: str, engine: Engine) -> None:

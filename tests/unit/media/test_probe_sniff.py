@@ -6,7 +6,7 @@ import pytest
 
 from vodforge.errors import ErrorCode, InputRejected
 from vodforge.media.probe import ProbeResult, check_limits, parse_header, sniff_container
-from vodforge.settings import InputLimits
+from vodforge.domain.limits import InputLimits
 
 
 @pytest.mark.parametrize(

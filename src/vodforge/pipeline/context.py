@@ -1,4 +1,5 @@
-"""What a job's work is: a callable given a JobContext that returns the package to publish."""
+"""What a job's work is and what it is given: a callable that takes a JobContext (the claimed
+job, its stop token, a scratch directory and the parts it may use) and returns the package."""
 
 from __future__ import annotations
 
@@ -7,14 +8,30 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import ConfigError
 from vodforge.jobs.records import ClaimedJob
+from vodforge.jobs.repository import JobRepository
 from vodforge.process import StopToken
+from vodforge.storage.base import Storage
+from vodforge.telemetry.base import Telemetry
+from vodforge.videos.repository import VideoRepository
 
-if TYPE_CHECKING:
-    from vodforge.services import Services
+
+@dataclass(frozen=True)
+class WorkDeps:
+    """The parts of the system a job's work may use, built once by the bootstrap."""
+
+    jobs: JobRepository
+    videos: VideoRepository
+    storage: Storage
+    telemetry: Telemetry
+    limits: InputLimits
+    ffmpeg_path: str | None = None
+    # Threads per encoder; 0 means one per core.
+    ffmpeg_threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,7 @@ class JobContext:
     job: ClaimedJob
     stop: StopToken
     scratch_dir: Path
-    services: Services
+    deps: WorkDeps
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("vodforge.job"))
 
 
@@ -37,11 +54,11 @@ class Work(Protocol):
     def __call__(self, ctx: JobContext, /) -> WorkResult: ...
 
 
-WorkFactory = Callable[["Services"], Work]
+WorkFactory = Callable[[WorkDeps], Work]
 
 
 def load_work(path: str) -> WorkFactory:
-    """Resolve "module:callable" to a factory that builds the work from the services."""
+    """Resolve "module:callable" to a factory that builds the work from its dependencies."""
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"VODFORGE_WORK must look like 'module:callable', got {path!r}")

@@ -7,9 +7,11 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from vodforge.db.access import reading
 from vodforge.db.tables import jobs, videos
 from vodforge.domain.states import TERMINAL_JOB_STATES, JobState, VideoStatus
 from vodforge.executors.base import Executor
+from vodforge.jobs.dispatch import Dispatcher
 from vodforge.jobs.repository import JobRepository
 
 
@@ -42,7 +44,7 @@ def plan_reconcile(repo: JobRepository, executor: Executor, limit: int = 500) ->
         VideoStatus.PROCESSING.value,
         VideoStatus.READY.value,
     ]
-    with repo.engine.connect() as conn:
+    with reading(repo.engine) as conn:
         rows = (
             conn.execute(
                 select(
@@ -55,7 +57,7 @@ def plan_reconcile(repo: JobRepository, executor: Executor, limit: int = 500) ->
                     jobs.c.dispatched_at,
                 )
                 .select_from(videos.outerjoin(jobs, jobs.c.id == videos.c.current_job_id))
-                .where(videos.c.status.in_(live_video_states))
+                .where(videos.c.status.in_(live_video_states), videos.c.deleted_at.is_(None))
                 .limit(limit * 20)
             )
             .mappings()
@@ -122,7 +124,7 @@ def plan_reconcile(repo: JobRepository, executor: Executor, limit: int = 500) ->
     return fixes
 
 
-def apply_fix(repo: JobRepository, fix: Fix) -> bool:
+def apply_fix(repo: JobRepository, dispatcher: Dispatcher, fix: Fix) -> bool:
     if fix.kind is FixKind.SETTLE_VIDEO:
         return repo.settle_video_from_job(fix.video_id)
     if fix.kind is FixKind.REQUEUE_VIDEO:
@@ -130,4 +132,4 @@ def apply_fix(repo: JobRepository, fix: Fix) -> bool:
         return True
     assert fix.job_id is not None
     # Clearing dispatched_at makes the scheduler dispatch it again on its next tick.
-    return repo.record_dispatch_error(fix.job_id, f"reconcile: {fix.why}")
+    return dispatcher.record_error(fix.job_id, f"reconcile: {fix.why}")

@@ -1,0 +1,171 @@
+"""The composition root: builds the object graph of one deployment from Settings, once.
+
+Every edge (CLI command, API app, worker, scheduler) starts here and receives the parts it
+needs; nothing below this module reads settings or the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from vodforge.db.engine import make_engine
+from vodforge.db.migrate import current_revision, upgrade_if_needed
+from vodforge.db.wakeup import PostgresListener, Wakeup
+from vodforge.domain.retry import RetryPolicy
+from vodforge.errors import ConfigError
+from vodforge.executors.base import Executor
+from vodforge.executors.local import LocalExecutor
+from vodforge.jobs.dispatch import Dispatcher
+from vodforge.jobs.repository import JobRepository
+from vodforge.pipeline.context import WorkDeps
+from vodforge.playback.signing import PlaybackSigner
+from vodforge.settings import Settings
+from vodforge.storage import Storage, open_storage
+from vodforge.telemetry import Telemetry, open_telemetry
+from vodforge.tenants.repository import TenantRepository
+from vodforge.tenants.service import TenantService
+from vodforge.videos.repository import VideoRepository
+from vodforge.videos.service import VideoService
+
+
+@dataclass
+class Components:
+    """Everything one process of a deployment uses, built once from its settings."""
+
+    settings: Settings
+    engine: Engine
+    repo: JobRepository
+    videos_repo: VideoRepository
+    tenants_repo: TenantRepository
+    storage: Storage
+    telemetry: Telemetry
+    executor: Executor
+    dispatcher: Dispatcher
+    wakeup: Wakeup
+    videos: VideoService
+    tenants: TenantService
+    signer: PlaybackSigner
+    _listener: PostgresListener | None = field(default=None, repr=False)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(base_s=self.settings.backoff_base_s, cap_s=self.settings.backoff_cap_s)
+
+    @property
+    def work_deps(self) -> WorkDeps:
+        return WorkDeps(
+            jobs=self.repo,
+            videos=self.videos_repo,
+            storage=self.storage,
+            telemetry=self.telemetry,
+            limits=self.settings.limits,
+            ffmpeg_path=self.settings.ffmpeg_path,
+            ffmpeg_threads=self.settings.ffmpeg_threads,
+        )
+
+    def listen_for_jobs(self) -> None:
+        """On PostgreSQL, wake this process's workers on NOTIFY from other processes."""
+        if self.settings.is_postgres and self._listener is None:
+            self._listener = PostgresListener(self.settings.database_url, self.wakeup)
+            self._listener.start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+        self.engine.dispose()
+
+
+def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
+    engine = make_engine(settings.database_url, pool_size=pool_size)
+    ensure_schema(engine, settings)
+    wakeup = Wakeup()
+    repo = JobRepository(
+        engine, lease_ttl_s=settings.lease_ttl_s, max_attempts=settings.max_attempts, wakeup=wakeup
+    )
+    videos_repo = VideoRepository(engine)
+    tenants_repo = TenantRepository(engine)
+    storage = open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url)
+    telemetry = open_telemetry(settings.redis_url, engine)
+    executor = open_executor(settings, wakeup)
+    dispatcher = Dispatcher(repo, executor)
+    signer = PlaybackSigner(
+        playback_secret(settings), base_url=settings.public_url, ttl_s=settings.playback_ttl_s
+    )
+    return Components(
+        settings=settings,
+        engine=engine,
+        repo=repo,
+        videos_repo=videos_repo,
+        tenants_repo=tenants_repo,
+        storage=storage,
+        telemetry=telemetry,
+        executor=executor,
+        dispatcher=dispatcher,
+        wakeup=wakeup,
+        videos=VideoService(
+            jobs=repo,
+            videos=videos_repo,
+            tenants=tenants_repo,
+            storage=storage,
+            telemetry=telemetry,
+            dispatcher=dispatcher,
+            signer=signer,
+            max_upload_bytes=settings.limits.max_file_bytes,
+        ),
+        tenants=TenantService(tenants_repo),
+        signer=signer,
+    )
+
+
+def ensure_schema(engine: Engine, settings: Settings) -> None:
+    """The embedded mode migrates itself; a shared PostgreSQL is migrated by the operator."""
+    if settings.is_embedded:
+        upgrade_if_needed(engine)
+        return
+    if current_revision(engine) is None:
+        raise ConfigError("the database has no vodforge schema: run `vodforge db upgrade` first")
+
+
+def open_executor(settings: Settings, wakeup: Wakeup) -> Executor:
+    if settings.executor == "batch":
+        from vodforge.executors.batch import BatchExecutor
+
+        assert settings.batch_job_queue and settings.batch_job_definition
+        return BatchExecutor(settings.batch_job_queue, settings.batch_job_definition)
+    return LocalExecutor(wakeup)
+
+
+def playback_secret(settings: Settings) -> bytes:
+    """The key that signs playback URLs: configured, kept in the embedded data dir (so URLs
+    survive a restart), or derived from the internal token that every process shares."""
+    if settings.playback_secret:
+        return settings.playback_secret.encode()
+    if settings.is_embedded:
+        return read_or_create_secret(settings.data_dir / "playback.secret").encode()
+    return hmac.new(
+        settings.internal_token.encode(), b"vodforge playback v1", hashlib.sha256
+    ).digest()
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random secret kept owner-only in `path`, created on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value

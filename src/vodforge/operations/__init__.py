@@ -1,0 +1,1 @@
+"""Operator use cases over the whole system: dead-letter reports, stuck leases, reconcile."""

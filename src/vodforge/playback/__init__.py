@@ -1,0 +1,1 @@
+"""Signed, expiring playback URLs that cover a whole published package."""

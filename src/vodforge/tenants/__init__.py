@@ -1,0 +1,1 @@
+"""Tenants: who owns videos, their API keys (only hashes stored) and webhook settings."""

@@ -1,0 +1,1 @@
+"""Videos: the use cases every interface shares (submit, describe, list, cancel, retry, delete)."""
