@@ -19,6 +19,7 @@ from vodforge.db.engine import make_engine
 from vodforge.db.migrate import current_revision, upgrade_if_needed
 from vodforge.db.wakeup import PostgresListener, Wakeup
 from vodforge.domain.retry import RetryPolicy
+from vodforge.domain.scaling import ScalingPolicy
 from vodforge.errors import ConfigError
 from vodforge.executors.base import Executor
 from vodforge.executors.local import LocalExecutor
@@ -57,6 +58,15 @@ class Components:
     @property
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(base_s=self.settings.backoff_base_s, cap_s=self.settings.backoff_cap_s)
+
+    @property
+    def scaling_policy(self) -> ScalingPolicy:
+        return ScalingPolicy(
+            min_workers=self.settings.min_workers,
+            max_workers=self.settings.max_workers,
+            jobs_per_worker=self.settings.worker_concurrency,
+            scale_to_zero_after_s=self.settings.scale_to_zero_after_s,
+        )
 
     @property
     def work_deps(self) -> WorkDeps:

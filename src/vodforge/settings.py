@@ -38,6 +38,11 @@ class Settings:
     # Signs playback URLs; unset: kept in the data dir (embedded) or derived from the
     # internal token (every API process of a deployment shares that one already).
     playback_secret: str | None = None
+    # The scaling signal (internal API, `vodforge scaling`).
+    min_workers: int = 0
+    max_workers: int = 10
+    worker_concurrency: int = 1
+    scale_to_zero_after_s: float = 600.0
     ffmpeg_path: str | None = None
     # Threads per encoder; 0 means one per core.
     ffmpeg_threads: int = 0
@@ -65,7 +70,7 @@ class Settings:
             value = env.get(f"VODFORGE_{name}")
             return value if value not in (None, "") else None
 
-        def number(name: str, default: float) -> float:
+        def number(name: str, default: float, minimum: float | None = None) -> float:
             raw = get(name)
             if raw is None:
                 return default
@@ -73,8 +78,10 @@ class Settings:
                 value = float(raw)
             except ValueError:
                 raise ConfigError(f"VODFORGE_{name} must be a number, got {raw!r}") from None
-            if value <= 0:
+            if minimum is None and value <= 0:
                 raise ConfigError(f"VODFORGE_{name} must be positive, got {raw!r}")
+            if minimum is not None and value < minimum:
+                raise ConfigError(f"VODFORGE_{name} must be at least {minimum:g}, got {raw!r}")
             return value
 
         data_dir = Path(get("DATA_DIR") or "./vodforge-data").absolute()
@@ -131,6 +138,10 @@ class Settings:
             public_url=(get("PUBLIC_URL") or cls.public_url).rstrip("/"),
             playback_ttl_s=int(number("PLAYBACK_TTL_S", cls.playback_ttl_s)),
             playback_secret=get("PLAYBACK_SECRET"),
+            min_workers=int(number("MIN_WORKERS", 0, minimum=0)),
+            max_workers=int(number("MAX_WORKERS", 10)),
+            worker_concurrency=int(number("WORKER_CONCURRENCY", 1)),
+            scale_to_zero_after_s=number("SCALE_TO_ZERO_AFTER_S", 600.0),
             ffmpeg_path=get("FFMPEG"),
             ffmpeg_threads=int(number("FFMPEG_THREADS", 0)),
             work=get("WORK") or cls.work,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from vodforge import __version__
 from vodforge.bootstrap import Components, open_components
-from vodforge.cli import runtime, transcode, videos
+from vodforge.cli import runtime, serve, transcode, videos
 from vodforge.cli.output import fail
 from vodforge.errors import InputRejected, VodforgeError
 from vodforge.logs import configure_logging
@@ -34,8 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     def json_flag(command: argparse.ArgumentParser) -> None:
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
-    c = add("up", runtime.cmd_up, "scheduler and local workers in one process (embedded)")
+    c = add("up", serve.cmd_up, "API, dashboard, scheduler and local workers in one process")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8000)
     c.add_argument("--workers", type=int, default=1)
+    c = add("api", serve.cmd_api, "the HTTP API alone (uvicorn)")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8000)
     c = add(
         "transcode",
         transcode.cmd_transcode,
@@ -140,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sample":
             return cmd_sample(settings, args)
         pool = max(5, getattr(args, "concurrency", 1) * 2 + 2, getattr(args, "workers", 1) * 2 + 2)
+        if args.command in ("api", "up"):
+            pool += 20  # the API's request threads (anyio's pool holds 40) share the pool
         components = open_components(settings, pool_size=pool)
         try:
             return int(args.handler(components, args))

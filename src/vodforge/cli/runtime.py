@@ -98,45 +98,6 @@ def cmd_scheduler(components: Components, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(components: Components, args: argparse.Namespace) -> int:
-    """The embedded default: scheduler and local workers in one process."""
-    if components.settings.executor != "local":
-        raise ConfigError("`vodforge up` runs local workers; use VODFORGE_EXECUTOR=local")
-    components.listen_for_jobs()
-    scheduler, leader = make_scheduler(components)
-    stop = threading.Event()
-    worker = Worker(
-        components.repo,
-        build_runner(components),
-        concurrency=args.workers,
-        poll_interval_s=components.settings.poll_interval_s,
-    )
-
-    def shutdown() -> None:
-        stop.set()
-        worker.request_shutdown()
-
-    on_termination(shutdown)
-    ticker = threading.Thread(
-        target=scheduler.run,
-        args=(stop, components.settings.scan_interval_s, leader),
-        name="scheduler",
-        daemon=True,
-    )
-    ticker.start()
-    settings = components.settings
-    print(
-        f"vodforge up: database {settings.database_url}, storage {settings.storage_url}, "
-        f"{args.workers} worker(s). Submit with `vodforge submit FILE`; Ctrl-C stops.",
-        flush=True,
-    )
-    if settings.internal_token_generated:
-        print(f"internal token (generated for this run): {settings.internal_token}", flush=True)
-    worker.run_forever()
-    ticker.join(timeout=10)
-    return 0
-
-
 def cmd_run_job(components: Components, args: argparse.Namespace) -> int:
     """The container entry point: run exactly one job id, idempotently (SPEC §2)."""
     job_id = args.job_id or os.environ.get("VODFORGE_JOB_ID")

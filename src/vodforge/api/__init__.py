@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, auth dependencies, one error mapping, and the routes."""

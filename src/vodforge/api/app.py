@@ -1,0 +1,35 @@
+"""The FastAPI app factory: one app per set of components, every router and the error map."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from vodforge import __version__
+from vodforge.api.errors import install_error_handlers
+from vodforge.api.metrics import ApiMetrics, install_metrics
+from vodforge.api.routes import internal, ops, videos
+from vodforge.bootstrap import Components
+
+DESCRIPTION = """\
+Uploads in, validated HLS ladders out. Public routes take `Authorization: Bearer <API key>`
+and only ever see the calling tenant's videos; internal routes take `X-Internal-Token`.
+Every error answers `{"error": {"code", "message"}}`.
+"""
+
+
+def create_app(components: Components) -> FastAPI:
+    app = FastAPI(
+        title="vodforge",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.components = components
+    app.state.metrics = ApiMetrics()
+    install_error_handlers(app)
+    install_metrics(app, app.state.metrics)
+    app.include_router(videos.router)
+    app.include_router(internal.router)
+    app.include_router(ops.router)
+    return app
