@@ -5,13 +5,16 @@ from __future__ import annotations
 import mimetypes
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 from vodforge.errors import NotFound
 
 MAX_KEY_BYTES = 1024  # the S3 limit; every backend enforces it so keys stay portable
+# open_range yields at most this much at a time: a streamed object never sits in memory whole.
+CHUNK_BYTES = 64 * 1024
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -29,6 +32,60 @@ CONTENT_TYPES = {
 
 class ObjectNotFound(NotFound):
     """No stored object has this key."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a reader needs before streaming an object: its size and whatever validators the
+    backend has for free (an ETag without quotes, a modification time in epoch seconds)."""
+
+    size: int
+    etag: str | None = None
+    modified: float | None = None
+
+
+def check_span(offset: int, length: int) -> None:
+    if offset < 0 or length < 0:
+        raise ValueError(f"a byte span needs offset >= 0 and length >= 0, got {offset}, {length}")
+
+
+class SpanReader(Iterator[bytes]):
+    """Up to `length` bytes of an opened object, `read` CHUNK_BYTES at a time.
+
+    A class, not a generator: close() must release the file or connection even when no chunk
+    was read, and closing a generator that never started runs none of its cleanup.
+    """
+
+    def __init__(self, read: Callable[[int], bytes], release: Callable[[], None], length: int):
+        self._read = read
+        self._release = release
+        self._left = length
+        self._closed = False
+
+    def __iter__(self) -> SpanReader:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._left > 0 and not self._closed:
+            try:
+                chunk = self._read(min(self._left, CHUNK_BYTES))
+            except BaseException:
+                self.close()
+                raise
+            if chunk:
+                self._left -= len(chunk)
+                return chunk
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._release()
+
+    def __del__(self) -> None:
+        # A reader dropped half-way (a client that hung up) still gives its file back.
+        self.close()
 
 
 def check_key(key: str) -> str:
@@ -136,6 +193,20 @@ class Storage(ABC):
     @abstractmethod
     def size(self, key: str) -> int:
         """The object's size in bytes; ObjectNotFound when missing."""
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """The object's size and validators; ObjectNotFound when missing."""
+
+    @abstractmethod
+    def open_range(self, key: str, offset: int, length: int) -> SpanReader:
+        """`length` bytes of the object from `offset`, in chunks of at most CHUNK_BYTES.
+
+        The object is opened now (ObjectNotFound is raised here, not on the first chunk, so a
+        caller can still answer with an error) and read as the caller iterates; closing the
+        iterator releases the file or connection. The span should lie within the size that
+        stat reported; reads stop at the object's end.
+        """
 
     def move_file(self, key: str, path: Path, content_type: str | None = None) -> None:
         """Store a staged file and remove it; backends that can adopt the file do so."""

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import threading
 from pathlib import Path
 
 from vodforge.storage.base import (
+    ObjectInfo,
     ObjectNotFound,
+    SpanReader,
     Storage,
     check_key,
     check_prefix,
+    check_span,
     content_type_for,
 )
 
@@ -50,6 +55,17 @@ class MemoryStorage(Storage):
 
     def size(self, key: str) -> int:
         return len(self._get(key)[0])
+
+    def stat(self, key: str) -> ObjectInfo:
+        data = self._get(key)[0]
+        return ObjectInfo(len(data), hashlib.md5(data, usedforsecurity=False).hexdigest())
+
+    def open_range(self, key: str, offset: int, length: int) -> SpanReader:
+        check_span(offset, length)
+        # Objects are immutable bytes: a reader over the one stored copy, not a copy of it.
+        view = io.BytesIO(self._get(key)[0])
+        view.seek(offset)
+        return SpanReader(view.read, view.close, length)
 
     def exists(self, key: str) -> bool:
         check_key(key)
