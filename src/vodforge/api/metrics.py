@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from sqlalchemy import func, select
-from starlette.routing import Match
 
 from vodforge.bootstrap import Components
 from vodforge.db.access import reading
@@ -41,13 +40,14 @@ class ApiMetrics:
         self.running.set(counts.get("RUNNING", 0))
 
 
-def route_template(app: FastAPI, request: Request) -> str:
-    """The matched route's path template (bounded label values), or 'unmatched'."""
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+def route_template(request: Request) -> str:
+    """The matched route's path template (bounded label values), or 'unmatched'.
+
+    Read from the scope after routing: the router records the route it chose there (a
+    partial match too, for a 405), whichever router it was included through.
+    """
+    route = request.scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")
 
 
 def install_metrics(app: FastAPI, metrics: ApiMetrics) -> None:
@@ -58,6 +58,6 @@ def install_metrics(app: FastAPI, metrics: ApiMetrics) -> None:
         started = time.perf_counter()
         response = await call_next(request)
         metrics.http.labels(
-            request.method, route_template(app, request), str(response.status_code)
+            request.method, route_template(request), str(response.status_code)
         ).observe(time.perf_counter() - started)
         return response
