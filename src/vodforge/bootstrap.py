@@ -11,6 +11,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -26,6 +27,7 @@ from vodforge.executors.local import LocalExecutor
 from vodforge.jobs.dispatch import Dispatcher
 from vodforge.jobs.repository import JobRepository
 from vodforge.pipeline.context import WorkDeps
+from vodforge.playback.service import PlaybackService
 from vodforge.playback.signing import PlaybackSigner
 from vodforge.settings import Settings
 from vodforge.storage import Storage, open_storage
@@ -67,6 +69,10 @@ class Components:
             jobs_per_worker=self.settings.worker_concurrency,
             scale_to_zero_after_s=self.settings.scale_to_zero_after_s,
         )
+
+    @cached_property
+    def playback(self) -> PlaybackService:
+        return PlaybackService(self.videos_repo, self.storage, self.signer)
 
     @property
     def work_deps(self) -> WorkDeps:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from vodforge import __version__
+from vodforge.api.cors import install_cors
 from vodforge.api.errors import install_error_handlers
 from vodforge.api.metrics import ApiMetrics, install_metrics
-from vodforge.api.routes import internal, ops, videos
+from vodforge.api.routes import internal, ops, playback, videos
 from vodforge.bootstrap import Components
 
 DESCRIPTION = """\
 Uploads in, validated HLS ladders out. Public routes take `Authorization: Bearer <API key>`
-and only ever see the calling tenant's videos; internal routes take `X-Internal-Token`.
+and only ever see the calling tenant's videos; internal routes take `X-Internal-Token`;
+playback URLs (`/v1/play/...`) carry their own signature and take no header.
 Every error answers `{"error": {"code", "message"}}`.
 """
 
@@ -29,7 +31,10 @@ def create_app(components: Components) -> FastAPI:
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
+    # Added last, so outermost: preflights are answered before any route or metric runs.
+    install_cors(app)
     app.include_router(videos.router)
+    app.include_router(playback.router)
     app.include_router(internal.router)
     app.include_router(ops.router)
     return app

@@ -41,6 +41,9 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    # An error is never reused: a cache (a CDN in front of the play route) must not keep a
+    # 403, 404 or 503 after what caused it has changed.
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 

@@ -48,11 +48,29 @@ class PlaybackSigner:
 
     def verify(self, video_id: str, package_prefix: str, token: str) -> None:
         """Raise Forbidden unless `token` was signed for this video's package and is live."""
-        expires_text, _, signature = token.partition(".")
-        if not expires_text.isdigit() or not signature:
-            raise Forbidden("malformed playback token")
-        expected = self.signature(video_id, package_prefix, int(expires_text))
-        if not hmac.compare_digest(expected, signature):
+        expires, signature = _parse_token(token)
+        expected = self.signature(video_id, package_prefix, expires)
+        # Bytes: compare_digest refuses str with non-ASCII characters (a hostile URL).
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise Forbidden("playback signature does not match")
-        if int(expires_text) < self.clock():
+        self.live_until(token)
+
+    def live_until(self, token: str) -> int:
+        """When `token` lapses (epoch seconds); Forbidden if it is malformed or already has.
+
+        It checks no signature: callers use it to turn stale URLs away before any lookup,
+        then verify() against the package.
+        """
+        expires, _ = _parse_token(token)
+        if expires < self.clock():
             raise Forbidden("playback URL has expired")
+        return expires
+
+
+def _parse_token(token: str) -> tuple[int, str]:
+    expires_text, _, signature = token.partition(".")
+    # isascii: isdigit alone also accepts digits such as '²' that int() refuses.
+    digits = expires_text.isascii() and expires_text.isdigit()
+    if not digits or len(expires_text) > 12 or not signature:
+        raise Forbidden("malformed playback token")
+    return int(expires_text), signature

@@ -166,7 +166,9 @@ def test_an_expired_url_is_403(
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_a_tampered_url_is_403(client: TestClient, components: Components, alice: TenantKey) -> None:
+def test_a_tampered_url_is_403(
+    client: TestClient, components: Components, alice: TenantKey
+) -> None:
     video_id = ready_with_files(components, alice.key, package_files())
     token = play_base(playback_url(client, alice, video_id)).split("/")[4]
     expires, _, signature = token.partition(".")
@@ -180,7 +182,8 @@ def test_a_tampered_url_is_403(client: TestClient, components: Components, alice
         "unicode digits": f"²³.{signature}",
         "non-ASCII signature": f"{expires}.{signature[:-1]}é",
         "another key's signature": PlaybackSigner(b"other secret", base_url="", ttl_s=600).token(
-            video_id, components.videos_repo.get_video(video_id).package["prefix"]  # type: ignore[index]
+            video_id,
+            components.videos_repo.get_video(video_id).package["prefix"],  # type: ignore[index]
         ),
     }
     for why, bad in tampered.items():
