@@ -17,6 +17,7 @@ from tests.support.databases import (
 )
 from vodforge.db.engine import make_engine
 from vodforge.jobs.repository import JobRepository
+from vodforge.videos.repository import VideoRepository
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,3 +78,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def repo(engine: Engine, clock: FakeClock) -> JobRepository:
     return JobRepository(engine, lease_ttl_s=30.0, max_attempts=3, clock=clock)
+
+
+@pytest.fixture
+def videos(engine: Engine, clock: FakeClock) -> VideoRepository:
+    """Video reads (and the writes no job transition owns) on the same database and clock."""
+    return VideoRepository(engine, clock=clock)

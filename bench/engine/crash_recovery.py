@@ -41,6 +41,8 @@ from bench.engine.support import (
 from vodforge.db.engine import make_engine
 from vodforge.domain.states import JobState
 from vodforge.jobs.repository import JobRepository
+from vodforge.tenants.repository import TenantRepository
+from vodforge.tenants.service import TenantService
 
 LEASE_TTL_S = 4.0
 HEARTBEAT_S = 1.0
@@ -246,7 +248,7 @@ def main() -> None:
         engine = make_engine(url)
         try:
             repo = JobRepository(engine)
-            tenant = repo.ensure_tenant("crash")
+            tenant = TenantService(TenantRepository(engine)).ensure("crash")
             cluster.start()
             for n in range(rounds):
                 try:

@@ -41,6 +41,8 @@ from vodforge.db.tables import jobs
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobState
 from vodforge.jobs.repository import JobRepository
+from vodforge.tenants.repository import TenantRepository
+from vodforge.tenants.service import TenantService
 from vodforge.worker.runner import ContextFactory, JobRunner
 from vodforge.worker.runtime import Worker
 
@@ -68,7 +70,7 @@ def wait_until_done(repo: JobRepository, total: int, timeout_s: float, log: Path
 
 
 def measure(repo: JobRepository, count: int, rng: random.Random, log: Path | None) -> list[float]:
-    tenant = repo.ensure_tenant("latency")
+    tenant = TenantService(TenantRepository(repo.engine)).ensure("latency")
     # One warm-up job: the worker is up and connected once it has run it.
     repo.create_video_and_job(tenant.id, "warm-up", source_key="warm-up.mp4", source_bytes=1)
     wait_until_done(repo, 1, 60.0, log)
@@ -105,7 +107,7 @@ def in_process_worker(repo: JobRepository, scratch: Path) -> Iterator[None]:
     runner = JobRunner(
         repo,
         noop_work(None),
-        ContextFactory(None),
+        ContextFactory(None),  # type: ignore[arg-type]  # the no-op work uses no deps
         heartbeat_s=5.0,
         lease_ttl_s=30.0,
         retry_policy=RetryPolicy(),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vodforge.worker.work import JobContext, Work, WorkResult
+from vodforge.pipeline.context import JobContext, Work, WorkDeps, WorkResult
 
 
-def noop_work(services: object) -> Work:
+def noop_work(deps: WorkDeps | None) -> Work:
     """VODFORGE_WORK=bench.engine.noop_work:noop_work"""
 
     def run(ctx: JobContext) -> WorkResult:

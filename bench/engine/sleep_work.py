@@ -6,14 +6,14 @@ over finishes quickly. VODFORGE_WORK=bench.engine.sleep_work:sleep_work
 
 from __future__ import annotations
 
+from vodforge.pipeline.context import JobContext, Work, WorkDeps, WorkResult
 from vodforge.process import run_child
-from vodforge.worker.work import JobContext, Work, WorkResult
 
 FIRST_ATTEMPT_SLEEP = "30"
 LATER_ATTEMPT_SLEEP = "0.2"
 
 
-def sleep_work(services: object) -> Work:
+def sleep_work(deps: WorkDeps | None) -> Work:
     def run(ctx: JobContext) -> WorkResult:
         seconds = FIRST_ATTEMPT_SLEEP if ctx.job.attempt == 1 else LATER_ATTEMPT_SLEEP
         child = run_child(["sleep", seconds], stop=ctx.stop)

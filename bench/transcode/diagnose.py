@@ -26,10 +26,10 @@ from bench.transcode.run import (
     wait_until_quiet,
 )
 from vodforge.domain.ladder import plan_ladder
+from vodforge.domain.limits import InputLimits
 from vodforge.media.commands import poster_argv, transcode_argv
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
-from vodforge.domain.limits import InputLimits
 
 
 def _with_option(argv: list[str], before: str, *extra: str) -> list[str]:

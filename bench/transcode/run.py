@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vodforge.domain.ladder import plan_ladder
+from vodforge.domain.limits import InputLimits
 from vodforge.media.commands import transcode_argv
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import ProbeResult, probe_source
-from vodforge.domain.limits import InputLimits
 
 INPROC = Path(__file__).with_name("inproc.py")
 MB = 1024 * 1024

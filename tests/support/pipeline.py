@@ -1,5 +1,6 @@
-"""Helpers for pipeline tests: in-process services on a test database, recorded telemetry,
-and a look at which processes are still working in a job's scratch directory."""
+"""Helpers for pipeline tests: the product's components in-process on a test database,
+recorded telemetry, and a look at which processes are still working in a job's scratch
+directory."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from vodforge.bootstrap import Components, open_components, playback_secret
 from vodforge.cli.runtime import build_runner
-from vodforge.jobs.records import ClaimedJob
+from vodforge.cli.videos import tenant_for_submit
+from vodforge.jobs.records import ClaimedJob, VideoRecord
+from vodforge.playback.signing import PLAY_ROUTE, PlaybackSigner
 from vodforge.process import StopToken
-from vodforge.services import Services, open_services
 from vodforge.settings import Settings
+from vodforge.storage.base import attempt_prefix
 from vodforge.telemetry.base import Telemetry
+from vodforge.tenants.service import DEFAULT_TENANT
 from vodforge.worker.runner import Outcome
 
 
@@ -106,26 +111,34 @@ class RecordingTelemetry(Telemetry):
 
 
 @contextmanager
-def pipeline_services(settings: Settings) -> Iterator[tuple[Services, RecordingTelemetry]]:
-    """The product's services for `settings`, with telemetry recorded on the way through."""
-    services = open_services(settings)
-    telemetry = RecordingTelemetry(services.telemetry)
-    services.telemetry = telemetry
+def pipeline_components(settings: Settings) -> Iterator[tuple[Components, RecordingTelemetry]]:
+    """The product's components for `settings`, with telemetry recorded on the way through."""
+    components = open_components(settings)
+    telemetry = RecordingTelemetry(components.telemetry)
+    # The work gets its telemetry from components.work_deps; the video service keeps its own.
+    components.telemetry = telemetry
+    components.videos.telemetry = telemetry
     try:
-        yield services, telemetry
+        yield components, telemetry
     finally:
-        services.close()
+        components.close()
+
+
+def submit_clip(components: Components, path: Path, title: str | None = None) -> VideoRecord:
+    """Submit a local file for the default tenant, as `vodforge submit FILE` does."""
+    tenant = tenant_for_submit(components, DEFAULT_TENANT)
+    return components.videos.submit_file(path, tenant, title)
 
 
 class BackgroundRun:
     """A job run by the product's runner in a thread, as a worker slot would run it."""
 
-    def __init__(self, services: Services, job: ClaimedJob) -> None:
+    def __init__(self, components: Components, job: ClaimedJob) -> None:
         self.job = job
         self.stop = StopToken()
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
-        self._runner = build_runner(services)
+        self._runner = build_runner(components)
         self._thread = threading.Thread(target=self._run, name=f"run-{job.id[:8]}")
 
     def _run(self) -> None:
@@ -163,6 +176,22 @@ def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env["VODFORGE_DATA_DIR"] = str(data_dir)
     env.update(extra)
     return env
+
+
+def signed_playback_file(url: str, env: Mapping[str, str], video: Mapping[str, Any]) -> str:
+    """The package file a video JSON's playback (or thumbnail) URL names, relative to the
+    package, once the URL is checked to be the API's play route for this video with a live
+    token signed, with the key of the deployment configured by `env`, for its published
+    attempt."""
+    settings = Settings.from_env(env)
+    play = f"{settings.public_url}{PLAY_ROUTE}/{video['id']}/"
+    assert url.startswith(play), url
+    token, _, relative = url.removeprefix(play).partition("/")
+    signer = PlaybackSigner(playback_secret(settings), base_url=settings.public_url, ttl_s=0)
+    job = video["job"]
+    signer.verify(video["id"], attempt_prefix(video["id"], job["id"], job["attempt_count"]), token)
+    assert relative and ".." not in relative.split("/")
+    return relative
 
 
 def stderr_lines(stderr: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -11,11 +11,11 @@ import os
 import sys
 
 from vodforge.errors import RetryableError
+from vodforge.pipeline.context import JobContext, Work, WorkDeps, WorkResult
 from vodforge.process import run_child
-from vodforge.worker.work import JobContext, Work, WorkResult
 
 
-def sleepy_work(services: object) -> Work:
+def sleepy_work(deps: WorkDeps) -> Work:
     first_attempt_s = float(os.environ.get("VODFORGE_TEST_SLEEP_S", "30"))
 
     def work(ctx: JobContext) -> WorkResult:

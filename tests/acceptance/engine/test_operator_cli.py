@@ -12,7 +12,7 @@ def test_operator_commands(database_url: str, tmp_path: Path) -> None:
     env = cli_env(database_url, tmp_path / "data")
     if database_url.startswith("postgresql"):
         upgrade = run_cli(["db", "upgrade"], env)
-        assert upgrade.returncode == 0 and "revision 0001" in upgrade.stdout
+        assert upgrade.returncode == 0 and "revision 0002" in upgrade.stdout
 
     created = run_json(["tenants", "create", "acme"], env)
     assert set(created) == {"tenant", "api_key"} and created["tenant"] == "acme"
@@ -34,10 +34,10 @@ def test_operator_commands(database_url: str, tmp_path: Path) -> None:
     retried = run_json(["retry", video["id"]], env)
     assert retried["status"] == "UPLOADED" and retried["job"]["id"] != first_job
 
-    dead = run_cli(["dead-letter", retried["job"]["id"]], env)
-    assert json.loads(dead.stdout) == {"ok": True, "marked": "DEAD", "state": "DEAD"}
-    again = run_cli(["dead-letter", retried["job"]["id"]], env)
-    assert json.loads(again.stdout)["skipped"] == "already_terminal"
+    dead = run_json(["dead-letter", retried["job"]["id"]], env)
+    assert dead == {"ok": True, "marked": "DEAD", "state": "DEAD"}
+    again = run_json(["dead-letter", retried["job"]["id"]], env)
+    assert again["skipped"] == "already_terminal"
     status = run_json(["status", video["id"], "--events"], env)
     assert status["status"] == "FAILED" and status["error"]["code"] == "DEAD_LETTERED"
     transitions = [(e["from"], e["to"]) for e in status["events"]]
@@ -48,10 +48,15 @@ def test_operator_commands(database_url: str, tmp_path: Path) -> None:
         ("QUEUED", "DEAD"),
     ]
 
-    assert run_json(["scan-stuck", "--dry-run"], env) == {"dry_run": True, "expired_leases": 0}
+    assert run_json(["scan-stuck", "--dry-run"], env) == {
+        "dry_run": True,
+        "expired_leases": 0,
+        "recovered": [],
+    }
     assert run_json(["reconcile", "--dry-run"], env) == {"dry_run": True, "fixes": []}
     listed = run_json(["list", "--tenant", "acme"], env)
-    assert [v["id"] for v in listed] == [video["id"]]
+    assert [v["id"] for v in listed["items"]] == [video["id"]]
+    assert listed["next_cursor"] is None
 
     missing = run_cli(["status", "00000000-0000-0000-0000-000000000000"], env)
     assert missing.returncode == 1 and missing.stderr.startswith("error: NOT_FOUND:")
@@ -76,7 +81,7 @@ def test_dead_letter_of_running_job_alerts_only(database_url: str, tmp_path: Pat
             .values(state="RUNNING", lease_token="t", leased_until=9e12, attempt_count=1)
         )
     engine.dispose()
-    result = run_cli(["dead-letter", job_id], env)
+    result = run_cli(["dead-letter", job_id, "--json"], env)
     assert json.loads(result.stdout) == {
         "ok": True,
         "skipped": "running_alert_only",

@@ -10,12 +10,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import pytest
 
-from tests.support.pipeline import embedded_env, stderr_lines
+from tests.support.pipeline import embedded_env, signed_playback_file, stderr_lines
 
 pytestmark = pytest.mark.slow
 
@@ -78,9 +76,10 @@ def test_transcode_writes_a_standalone_package_and_the_video_json(
     for stamp in ("created_at", "updated_at"):
         assert data[stamp].endswith("Z")
     assert data["created_at"] <= data["updated_at"]
+    # The URLs are signed playback URLs of the published package, naming files it holds.
+    env = embedded_env(tmp_path / "vodforge-data")
     for url in (data["playback_url"], data["thumbnail_url"]):
-        assert url.startswith("file://")
-        assert Path(url2pathname(urlsplit(url).path)).is_file()
+        assert (out / signed_playback_file(url, env, data)).is_file()
 
     # OUT plays on its own: every URI in every playlist is a file beside it.
     master = out / "master.m3u8"

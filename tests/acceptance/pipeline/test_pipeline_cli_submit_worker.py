@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import cli_env, run_cli, run_json
-from tests.support.pipeline import stderr_lines
+from tests.support.pipeline import signed_playback_file, stderr_lines
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,10 @@ def test_submit_worker_status_list_delete(
     assert status["status"] == "READY" and status["error"] is None
     assert status["job"] == {**submitted["job"], "state": "SUCCEEDED", "attempt_count": 1}
     assert [r["name"] for r in status["renditions"]] == ["480p", "360p"]
-    assert status["playback_url"].startswith("file://")
+    played = signed_playback_file(status["playback_url"], env, status)
+    assert played == "master.m3u8"
+    attempt = f"attempts/{status['job']['id']}-1"
+    assert (data_dir / "storage" / "videos" / video_id / attempt / played).is_file()
 
     history = run_json(["status", video_id, "--events"], env)
     assert [(e["from"], e["to"]) for e in history["events"]] == [
@@ -49,8 +52,9 @@ def test_submit_worker_status_list_delete(
     assert history["events"][1]["attempt"] == 1
 
     listed = run_json(["list"], env)
-    assert [v["id"] for v in listed] == [video_id]
-    assert listed[0]["status"] == "READY"
+    assert [v["id"] for v in listed["items"]] == [video_id]
+    assert listed["items"][0]["status"] == "READY"
+    assert listed["next_cursor"] is None
 
     stored = data_dir / "storage" / "videos" / video_id
     assert (stored / "source.mp4").is_file()
@@ -58,7 +62,7 @@ def test_submit_worker_status_list_delete(
     assert deleted.returncode == 0, deleted.stderr
     report = json.loads(deleted.stdout)
     assert report["ok"] is True and report["id"] == video_id
-    assert report["objects_deleted"] > 3
+    assert report["purged"] is True and report["objects"] > 3
     assert not stored.exists()
 
     gone = run_cli(["status", video_id, "--json"], env)
@@ -66,4 +70,4 @@ def test_submit_worker_status_list_delete(
     assert gone.stdout == ""
     lines = gone.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: NOT_FOUND: ")
-    assert run_json(["list"], env) == []
+    assert run_json(["list"], env) == {"items": [], "next_cursor": None}

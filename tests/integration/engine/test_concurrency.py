@@ -9,9 +9,10 @@ from collections import Counter
 from sqlalchemy import Engine
 
 from tests.conftest import FakeClock
-from tests.support.factories import queue_jobs
+from tests.support.factories import ensure_tenant, queue_jobs
 from vodforge.domain.states import ALLOWED_TRANSITIONS, TERMINAL_JOB_STATES, JobState
 from vodforge.jobs.repository import JobRepository
+from vodforge.operations.deadletter import report_dead_letter
 
 
 def test_eight_claimers_claim_500_jobs_exactly_once(repo: JobRepository) -> None:
@@ -61,7 +62,7 @@ def test_scanner_and_dead_letter_race_never_double_terminates(
 
         def dead_letters(targets: list[str] = targets) -> None:
             for job_id in targets:
-                repo.dead_letter(job_id)
+                report_dead_letter(repo, job_id)
 
         def workers(claimed: list = claimed) -> None:  # type: ignore[type-arg]
             for job in claimed:
@@ -100,7 +101,7 @@ def test_fairness_small_tenant_is_not_starved(repo: JobRepository, clock: FakeCl
 
 
 def test_priority_then_age_within_a_tenant(repo: JobRepository, clock: FakeClock) -> None:
-    tenant = repo.ensure_tenant("acme")
+    tenant = ensure_tenant(repo, "acme")
     ids = []
     for n, priority in enumerate([0, -5, 0]):
         clock.advance(1)

@@ -14,11 +14,13 @@ from hypothesis.stateful import (
 from sqlalchemy import Engine, delete
 
 from tests.conftest import FakeClock
+from tests.support.factories import ensure_tenant
 from vodforge.db.tables import job_events, jobs, tenants, video_progress, videos
 from vodforge.domain.states import ALLOWED_TRANSITIONS, TERMINAL_JOB_STATES, JobState
 from vodforge.errors import Conflict
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import Failure, JobRepository
+from vodforge.operations.deadletter import report_dead_letter
 
 WORKERS = ["w1", "w2", "w3"]
 
@@ -36,7 +38,7 @@ def lifecycle_machine(engine: Engine) -> type[RuleBasedStateMachine]:
             wipe(engine)
             self.clock = FakeClock()
             self.repo = JobRepository(engine, lease_ttl_s=30, max_attempts=3, clock=self.clock)
-            self.tenant = self.repo.ensure_tenant("prop")
+            self.tenant = ensure_tenant(self.repo, "prop")
             self.video_ids: list[str] = []
             self.claims: list[ClaimedJob] = []
             self.latest: dict[str, ClaimedJob] = {}
@@ -130,7 +132,7 @@ def lifecycle_machine(engine: Engine) -> type[RuleBasedStateMachine]:
         def dead_letter(self, data: st.DataObject) -> None:
             video_id = data.draw(st.sampled_from(self.video_ids))
             for job in self.repo.jobs_of_video(video_id):
-                self.repo.dead_letter(job.id)
+                report_dead_letter(self.repo, job.id)
 
         @precondition(lambda self: self.video_ids)
         @rule(data=st.data())

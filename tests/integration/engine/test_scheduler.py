@@ -8,19 +8,21 @@ from sqlalchemy import Engine, update
 
 from tests.conftest import FakeClock
 from tests.support.factories import queue_jobs
-from vodforge.db.tables import jobs, videos
+from vodforge.db import tables
 from vodforge.domain.states import JobState, VideoStatus
 from vodforge.executors.memory import InMemoryExecutor
-from vodforge.jobs.reconcile import FixKind, plan_reconcile
+from vodforge.jobs.dispatch import Dispatcher
 from vodforge.jobs.repository import JobRepository
+from vodforge.operations.reconcile import FixKind, plan_reconcile
 from vodforge.scheduler import FileLeadership, PostgresLeadership, Scheduler
+from vodforge.videos.repository import VideoRepository
 
 
 def test_failed_dispatch_stays_queued_and_is_retried(repo: JobRepository) -> None:
     executor = InMemoryExecutor()
     executor.fail_next = 1
     [job_id] = queue_jobs(repo, "acme", 1)
-    scheduler = Scheduler(repo, executor, scanner_id="s")
+    scheduler = Scheduler(repo, Dispatcher(repo, executor), scanner_id="s")
     report = scheduler.tick()
     # The failed dispatch is recorded; the reconcile pass of the first tick retries it.
     assert report.dispatch_failures == [job_id]
@@ -35,7 +37,7 @@ def test_expired_lease_is_redispatched_with_same_job_id(
     repo: JobRepository, clock: FakeClock
 ) -> None:
     executor = InMemoryExecutor()
-    scheduler = Scheduler(repo, executor, scanner_id="s")
+    scheduler = Scheduler(repo, Dispatcher(repo, executor), scanner_id="s")
     [job_id] = queue_jobs(repo, "acme", 1)
     scheduler.tick()
     assert repo.claim_job_by_id(job_id, "batch-container") is not None
@@ -48,7 +50,11 @@ def test_expired_lease_is_redispatched_with_same_job_id(
 
 def test_stalled_dispatch_is_reported(repo: JobRepository, clock: FakeClock) -> None:
     scheduler = Scheduler(
-        repo, InMemoryExecutor(), scanner_id="s", stall_after_s=60, reconcile_every=1
+        repo,
+        Dispatcher(repo, InMemoryExecutor()),
+        scanner_id="s",
+        stall_after_s=60,
+        reconcile_every=1,
     )
     [job_id] = queue_jobs(repo, "acme", 1)
     scheduler.tick()
@@ -56,7 +62,9 @@ def test_stalled_dispatch_is_reported(repo: JobRepository, clock: FakeClock) -> 
     assert scheduler.tick().stalled == [job_id]
 
 
-def test_reconcile_plans_and_repairs(repo: JobRepository, engine: Engine) -> None:
+def test_reconcile_plans_and_repairs(
+    repo: JobRepository, videos: VideoRepository, engine: Engine
+) -> None:
     executor = InMemoryExecutor()
     settle, missing, ready_empty, unknown = queue_jobs(repo, "acme", 4)
     # A crash left a PROCESSING video whose job is already FAILED.
@@ -64,19 +72,21 @@ def test_reconcile_plans_and_repairs(repo: JobRepository, engine: Engine) -> Non
     assert job is not None
     with engine.begin() as conn:
         conn.execute(
-            update(jobs)
-            .where(jobs.c.id == settle)
+            update(tables.jobs)
+            .where(tables.jobs.c.id == settle)
             .values(state="FAILED", lease_token=None, last_error_code="TRANSCODE_FAILED")
         )
         missing_video = repo.get_job(missing).video_id
         conn.execute(
-            update(videos)
-            .where(videos.c.id == missing_video)
+            update(tables.videos)
+            .where(tables.videos.c.id == missing_video)
             .values(current_job_id="00000000-0000-0000-0000-000000000000")
         )
         ready_video = repo.get_job(ready_empty).video_id
-        conn.execute(update(videos).where(videos.c.id == ready_video).values(status="READY"))
-    repo.mark_dispatched(unknown, "mem-gone")
+        conn.execute(
+            update(tables.videos).where(tables.videos.c.id == ready_video).values(status="READY")
+        )
+    Dispatcher(repo, executor).mark_dispatched(unknown, "mem-gone")
     executor.forgotten.add("mem-gone")
 
     plan = plan_reconcile(repo, executor)
@@ -87,12 +97,12 @@ def test_reconcile_plans_and_repairs(repo: JobRepository, engine: Engine) -> Non
         (FixKind.REQUEUE_VIDEO, ready_video),
         (FixKind.REDISPATCH_JOB, repo.get_job(unknown).video_id),
     }
-    fixes = Scheduler(repo, executor, scanner_id="s").reconcile(apply=True)
+    fixes = Scheduler(repo, Dispatcher(repo, executor), scanner_id="s").reconcile(apply=True)
     assert len(fixes) == 4
-    assert repo.get_video(job.video_id).status is VideoStatus.FAILED
-    assert repo.get_video(missing_video).status is VideoStatus.UPLOADED
-    assert repo.get_job(repo.get_video(ready_video).current_job_id or "").state is JobState.QUEUED
-    assert unknown in repo.jobs_due_for_dispatch()
+    assert videos.get_video(job.video_id).status is VideoStatus.FAILED
+    assert videos.get_video(missing_video).status is VideoStatus.UPLOADED
+    assert repo.get_job(videos.get_video(ready_video).current_job_id or "").state is JobState.QUEUED
+    assert unknown in Dispatcher(repo, executor).jobs_due()
     assert plan_reconcile(repo, executor) == []
 
 

@@ -8,7 +8,11 @@ from tests.conftest import FakeClock
 from tests.support.factories import queue_jobs
 from vodforge.domain.states import ALLOWED_TRANSITIONS, JobState, VideoStatus
 from vodforge.errors import Conflict
+from vodforge.executors.memory import InMemoryExecutor
+from vodforge.jobs.dispatch import Dispatcher
 from vodforge.jobs.repository import Failure, JobRepository
+from vodforge.operations.deadletter import report_dead_letter
+from vodforge.videos.repository import VideoRepository
 
 RETRYABLE = Failure("TRANSCODE_FAILED", "ffmpeg was killed by signal 9", retryable=True)
 PERMANENT = Failure("INVALID_INPUT", "not a video", retryable=False)
@@ -24,7 +28,9 @@ def assert_history_consistent(repo: JobRepository, job_id: str) -> None:
     assert events[-1].to_state is job.state
 
 
-def test_claim_sets_lease_and_video_processing(repo: JobRepository, clock: FakeClock) -> None:
+def test_claim_sets_lease_and_video_processing(
+    repo: JobRepository, videos: VideoRepository, clock: FakeClock
+) -> None:
     [job_id] = queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w1")
     assert job is not None and job.id == job_id and job.attempt == 1
@@ -32,22 +38,26 @@ def test_claim_sets_lease_and_video_processing(repo: JobRepository, clock: FakeC
     assert record.state is JobState.RUNNING
     assert record.leased_by == "w1" and record.lease_token == job.lease_token
     assert record.leased_until == clock.now + 30
-    assert repo.get_video(job.video_id).status is VideoStatus.PROCESSING
+    assert videos.get_video(job.video_id).status is VideoStatus.PROCESSING
     assert repo.claim_job("w2") is None
 
 
-def test_complete_publishes_package_in_same_transaction(repo: JobRepository) -> None:
+def test_complete_publishes_package_in_same_transaction(
+    repo: JobRepository, videos: VideoRepository
+) -> None:
     queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w1")
     assert job is not None
     package = {"prefix": "videos/x/attempts/y-1/", "master": "master.m3u8"}
     assert repo.complete_job(job, package) is JobState.SUCCEEDED
-    video = repo.get_video(job.video_id)
+    video = videos.get_video(job.video_id)
     assert video.status is VideoStatus.READY and video.package == package
     assert_history_consistent(repo, job.id)
 
 
-def test_retryable_failure_backs_off_then_dies(repo: JobRepository, clock: FakeClock) -> None:
+def test_retryable_failure_backs_off_then_dies(
+    repo: JobRepository, videos: VideoRepository, clock: FakeClock
+) -> None:
     [job_id] = queue_jobs(repo, "acme", 1)
     for attempt in (1, 2):
         job = repo.claim_job("w1")
@@ -59,24 +69,26 @@ def test_retryable_failure_backs_off_then_dies(repo: JobRepository, clock: FakeC
     assert job is not None and job.attempt == 3
     assert repo.fail_job(job, RETRYABLE, retry_delay_s=10) is JobState.DEAD
     assert repo.get_job(job_id).run_after is None, "a dead job is not retrying at any time"
-    video = repo.get_video(job.video_id)
+    video = videos.get_video(job.video_id)
     assert video.status is VideoStatus.FAILED and video.error_code == "ATTEMPTS_EXHAUSTED"
     assert "TRANSCODE_FAILED" in (video.error_message or "")
     assert_history_consistent(repo, job_id)
 
 
-def test_permanent_failure_is_not_retried(repo: JobRepository) -> None:
+def test_permanent_failure_is_not_retried(repo: JobRepository, videos: VideoRepository) -> None:
     queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w1")
     assert job is not None
     assert repo.fail_job(job, PERMANENT) is JobState.FAILED
-    video = repo.get_video(job.video_id)
+    video = videos.get_video(job.video_id)
     assert (video.status, video.error_code) == (VideoStatus.FAILED, "INVALID_INPUT")
     assert repo.get_job(job.id).attempt_count == 1
     assert repo.claim_job("w1") is None
 
 
-def test_zombie_writes_are_fenced(repo: JobRepository, clock: FakeClock) -> None:
+def test_zombie_writes_are_fenced(
+    repo: JobRepository, videos: VideoRepository, clock: FakeClock
+) -> None:
     """A's lease expires, B re-claims; A's heartbeat, complete and fail change nothing."""
     [job_id] = queue_jobs(repo, "acme", 1)
     zombie = repo.claim_job("worker-a")
@@ -99,11 +111,13 @@ def test_zombie_writes_are_fenced(repo: JobRepository, clock: FakeClock) -> None
 
     assert repo.renew_lease(fresh) is False
     assert repo.complete_job(fresh, {"prefix": "fresh/"}) is JobState.SUCCEEDED
-    assert repo.get_video(fresh.video_id).package == {"prefix": "fresh/"}
+    assert videos.get_video(fresh.video_id).package == {"prefix": "fresh/"}
     assert_history_consistent(repo, job_id)
 
 
-def test_expiry_counts_attempts_until_dead(repo: JobRepository, clock: FakeClock) -> None:
+def test_expiry_counts_attempts_until_dead(
+    repo: JobRepository, videos: VideoRepository, clock: FakeClock
+) -> None:
     [job_id] = queue_jobs(repo, "acme", 1)
     states = []
     for _ in range(3):
@@ -114,7 +128,7 @@ def test_expiry_counts_attempts_until_dead(repo: JobRepository, clock: FakeClock
     assert states == [JobState.RETRY_WAIT, JobState.RETRY_WAIT, JobState.DEAD]
     job = repo.get_job(job_id)
     assert job.attempt_count == job.max_attempts == 3
-    assert repo.get_video(job.video_id).status is VideoStatus.FAILED
+    assert videos.get_video(job.video_id).status is VideoStatus.FAILED
     assert repo.expire_stale_leases("scanner") == []
 
 
@@ -128,40 +142,44 @@ def test_renewal_keeps_lease_alive(repo: JobRepository, clock: FakeClock) -> Non
         assert repo.expire_stale_leases("scanner") == []
 
 
-def test_cancel_waiting_job_is_immediate(repo: JobRepository) -> None:
+def test_cancel_waiting_job_is_immediate(repo: JobRepository, videos: VideoRepository) -> None:
     [job_id] = queue_jobs(repo, "acme", 1)
     video_id = repo.get_job(job_id).video_id
     assert repo.cancel_video(video_id) is JobState.CANCELLED
-    assert repo.get_video(video_id).status is VideoStatus.CANCELLED
+    assert videos.get_video(video_id).status is VideoStatus.CANCELLED
     assert repo.claim_job("w") is None
     with pytest.raises(Conflict):
         repo.cancel_video(video_id)
 
 
-def test_cancel_running_job_goes_through_worker(repo: JobRepository) -> None:
+def test_cancel_running_job_goes_through_worker(
+    repo: JobRepository, videos: VideoRepository
+) -> None:
     queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w")
     assert job is not None
     assert repo.cancel_video(job.video_id) is JobState.RUNNING
     assert repo.renew_lease(job) is True, "the heartbeat reports the cancel request"
     assert repo.finish_cancelled(job) is JobState.CANCELLED
-    assert repo.get_video(job.video_id).status is VideoStatus.CANCELLED
+    assert videos.get_video(job.video_id).status is VideoStatus.CANCELLED
     reasons = [e.reason for e in repo.job_events(job.id)]
     assert "cancel requested" in reasons
     assert_history_consistent(repo, job.id)
 
 
-def test_cancel_wins_over_late_completion(repo: JobRepository) -> None:
+def test_cancel_wins_over_late_completion(repo: JobRepository, videos: VideoRepository) -> None:
     queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w")
     assert job is not None
     repo.cancel_video(job.video_id)
     assert repo.complete_job(job, {"prefix": "late/"}) is JobState.CANCELLED
-    video = repo.get_video(job.video_id)
+    video = videos.get_video(job.video_id)
     assert video.status is VideoStatus.CANCELLED and video.package is None
 
 
-def test_cancel_of_dead_worker_ends_at_expiry(repo: JobRepository, clock: FakeClock) -> None:
+def test_cancel_of_dead_worker_ends_at_expiry(
+    repo: JobRepository, videos: VideoRepository, clock: FakeClock
+) -> None:
     queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w")
     assert job is not None
@@ -169,7 +187,7 @@ def test_cancel_of_dead_worker_ends_at_expiry(repo: JobRepository, clock: FakeCl
     clock.advance(31)
     [expired] = repo.expire_stale_leases("scanner")
     assert expired.state is JobState.CANCELLED
-    assert repo.get_video(job.video_id).status is VideoStatus.CANCELLED
+    assert videos.get_video(job.video_id).status is VideoStatus.CANCELLED
 
 
 def test_release_gives_job_back_without_counting(repo: JobRepository) -> None:
@@ -181,14 +199,20 @@ def test_release_gives_job_back_without_counting(repo: JobRepository) -> None:
     assert again is not None and again.attempt == 1
 
 
-def test_dead_letter_responses_by_state(repo: JobRepository, clock: FakeClock) -> None:
+def test_dead_letter_responses_by_state(
+    repo: JobRepository, videos: VideoRepository, clock: FakeClock
+) -> None:
     queued, running, done = queue_jobs(repo, "acme", 3)
-    assert repo.dead_letter(queued) == {"ok": True, "marked": "DEAD", "state": "DEAD"}
-    assert repo.get_video(repo.get_job(queued).video_id).error_code == "DEAD_LETTERED"
-    assert repo.dead_letter(queued) == {"ok": True, "skipped": "already_terminal", "state": "DEAD"}
+    assert report_dead_letter(repo, queued) == {"ok": True, "marked": "DEAD", "state": "DEAD"}
+    assert videos.get_video(repo.get_job(queued).video_id).error_code == "DEAD_LETTERED"
+    assert report_dead_letter(repo, queued) == {
+        "ok": True,
+        "skipped": "already_terminal",
+        "state": "DEAD",
+    }
     job = repo.claim_job_by_id(running, "w")
     assert job is not None
-    assert repo.dead_letter(running) == {
+    assert report_dead_letter(repo, running) == {
         "ok": True,
         "skipped": "running_alert_only",
         "state": "RUNNING",
@@ -197,24 +221,26 @@ def test_dead_letter_responses_by_state(repo: JobRepository, clock: FakeClock) -
     job_done = repo.claim_job_by_id(done, "w")
     assert job_done is not None
     repo.complete_job(job_done, {"prefix": "p/"})
-    assert repo.dead_letter(done) == {
+    assert report_dead_letter(repo, done) == {
         "ok": True,
         "skipped": "already_terminal",
         "state": "SUCCEEDED",
     }
     # RETRY_WAIT is marked DEAD like QUEUED.
     repo.fail_job(job, RETRYABLE, retry_delay_s=60)
-    assert repo.dead_letter(running)["state"] == "DEAD"
+    assert report_dead_letter(repo, running)["state"] == "DEAD"
 
 
-def test_user_retry_creates_new_job_and_keeps_history(repo: JobRepository) -> None:
+def test_user_retry_creates_new_job_and_keeps_history(
+    repo: JobRepository, videos: VideoRepository
+) -> None:
     [first] = queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w")
     assert job is not None
     repo.fail_job(job, PERMANENT)
     second = repo.retry_video(job.video_id)
     assert second != first
-    video = repo.get_video(job.video_id)
+    video = videos.get_video(job.video_id)
     assert video.status is VideoStatus.UPLOADED and video.current_job_id == second
     assert video.error_code is None
     assert [j.id for j in repo.jobs_of_video(job.video_id)] == [first, second]
@@ -225,7 +251,9 @@ def test_user_retry_creates_new_job_and_keeps_history(repo: JobRepository) -> No
     assert claimed is not None and claimed.id == second and claimed.attempt == 1
 
 
-def test_old_job_cannot_touch_video_after_retry(repo: JobRepository) -> None:
+def test_old_job_cannot_touch_video_after_retry(
+    repo: JobRepository, videos: VideoRepository
+) -> None:
     queue_jobs(repo, "acme", 1)
     job = repo.claim_job("w")
     assert job is not None
@@ -234,7 +262,7 @@ def test_old_job_cannot_touch_video_after_retry(repo: JobRepository) -> None:
     repo.retry_video(job.video_id)
     # The old attempt's zombie completion is fenced and the video stays with the new job.
     assert repo.complete_job(job, {"prefix": "old/"}) is None
-    assert repo.get_video(job.video_id).status is VideoStatus.UPLOADED
+    assert videos.get_video(job.video_id).status is VideoStatus.UPLOADED
 
 
 def test_backlog_counts(repo: JobRepository, clock: FakeClock) -> None:
@@ -248,14 +276,15 @@ def test_backlog_counts(repo: JobRepository, clock: FakeClock) -> None:
 
 
 def test_dispatch_bookkeeping(repo: JobRepository, clock: FakeClock) -> None:
+    dispatcher = Dispatcher(repo, InMemoryExecutor())
     ids = queue_jobs(repo, "acme", 2)
-    assert sorted(repo.jobs_due_for_dispatch()) == sorted(ids)
-    assert repo.mark_dispatched(ids[0], "batch-123")
-    assert repo.record_dispatch_error(ids[1], "ThrottlingException")
-    assert repo.jobs_due_for_dispatch() == [ids[1]]
+    assert sorted(dispatcher.jobs_due()) == sorted(ids)
+    assert dispatcher.mark_dispatched(ids[0], "batch-123")
+    assert dispatcher.record_error(ids[1], "ThrottlingException")
+    assert dispatcher.jobs_due() == [ids[1]]
     job = repo.get_job(ids[1])
     assert job.state is JobState.QUEUED and job.dispatch_error == "ThrottlingException"
     clock.advance(600)
-    assert repo.stalled_dispatches(older_than_s=700) == []
+    assert dispatcher.stalled(older_than_s=700) == []
     # Both wait unclaimed: one handed over long ago, one whose dispatch keeps failing.
-    assert sorted(j.id for j in repo.stalled_dispatches(older_than_s=300)) == sorted(ids)
+    assert sorted(j.id for j in dispatcher.stalled(older_than_s=300)) == sorted(ids)

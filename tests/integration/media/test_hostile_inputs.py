@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.clips import make_audio_only, make_clip, make_huge_frame
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, InputRejected, RetryableError
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source, run_header_probe
 from vodforge.process import run_child
-from vodforge.domain.limits import InputLimits
 
 FAST_S = 5.0
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.support.clips import make_clip
+from vodforge.domain.limits import InputLimits
 from vodforge.media.ffmpeg import ffmpeg_has_libx264, find_ffmpeg
 from vodforge.media.probe import probe_source
-from vodforge.domain.limits import InputLimits
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "tiny-25fps": (

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.clips import make_clip
 from vodforge.domain.ladder import Rendition, plan_ladder
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, RetryableError
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.hls import parse_master_playlist, parse_media_playlist, validate_package
@@ -17,7 +18,6 @@ from vodforge.media.probe import ProbeResult, probe_source
 from vodforge.media.progress import Progress
 from vodforge.media.transcode import TranscodeResult, make_poster, run_transcode
 from vodforge.process import StopToken
-from vodforge.domain.limits import InputLimits
 
 pytestmark = pytest.mark.slow
 

@@ -13,13 +13,13 @@ import pytest
 from tests.support.clips import make_clip
 from tests.support.procs import live_processes_mentioning
 from vodforge.domain.ladder import plan_ladder
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import StopRequested
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
 from vodforge.media.progress import Progress
 from vodforge.media.transcode import run_transcode
 from vodforge.process import STOP_GRACE_S, StopToken
-from vodforge.domain.limits import InputLimits
 
 pytestmark = pytest.mark.slow
 

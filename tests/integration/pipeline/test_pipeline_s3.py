@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.pipeline import pipeline_services, pipeline_settings
+from tests.support.pipeline import pipeline_components, pipeline_settings, submit_clip
 from vodforge.cli.runtime import build_runner
-from vodforge.cli.videos import DEFAULT_TENANT, cmd_delete, describe_video, submit_file
+from vodforge.cli.videos import cmd_delete
 from vodforge.domain.states import JobState, VideoStatus
+from vodforge.playback.signing import PLAY_ROUTE
 from vodforge.process import StopToken
 
 pytestmark = pytest.mark.slow
@@ -43,18 +44,18 @@ def test_publish_to_s3_then_delete_removes_every_object(
         VODFORGE_STORAGE_URL=f"s3://{bucket}/{PREFIX}",
         VODFORGE_S3_ENDPOINT_URL=pipeline_s3_endpoint,
     )
-    with pipeline_services(settings) as (services, _):
-        video = submit_file(services, short_clip, DEFAULT_TENANT, None)
+    with pipeline_components(settings) as (components, _):
+        video = submit_clip(components, short_clip)
         assert video.current_job_id is not None
         # The source went to the bucket, not to the data directory.
         assert bucket_keys(client, bucket, "") == [f"{PREFIX}/{video.source_key}"]
-        job = services.repo.claim_job_by_id(video.current_job_id, "s3-worker")
+        job = components.repo.claim_job_by_id(video.current_job_id, "s3-worker")
         assert job is not None
 
-        outcome = build_runner(services).run(job, StopToken())
+        outcome = build_runner(components).run(job, StopToken())
 
         assert outcome.state is JobState.SUCCEEDED, outcome.failure
-        ready = services.repo.get_video(video.id)
+        ready = components.videos_repo.get_video(video.id)
         assert ready.status is VideoStatus.READY and ready.package is not None
         attempt = f"{PREFIX}/videos/{video.id}/attempts/{job.id}-1/"
         stored = bucket_keys(client, bucket, f"{PREFIX}/videos/{video.id}/")
@@ -66,16 +67,24 @@ def test_publish_to_s3_then_delete_removes_every_object(
         head = client.head_object(Bucket=bucket, Key=f"{PREFIX}/{ready.package['master']}")
         assert head["ContentType"] == "application/vnd.apple.mpegurl"
 
-        # A READY video's playback URL is a presigned URL that needs no credentials.
-        data = describe_video(services, ready)
+        # A READY video's playback URL is a signed URL under the API's play route, whose
+        # token grants this package; behind it the bucket's objects are readable through
+        # presigned URLs that need no credentials.
+        data = components.videos.describe(ready)
         assert data["status"] == "READY"
-        assert data["playback_url"] and data["playback_url"].startswith(pipeline_s3_endpoint)
-        with urllib.request.urlopen(data["playback_url"], timeout=10) as response:
+        play = f"{settings.public_url}{PLAY_ROUTE}/{video.id}/"
+        assert data["playback_url"] and data["playback_url"].startswith(play)
+        token, _, relative = data["playback_url"].removeprefix(play).partition("/")
+        assert relative == "master.m3u8"
+        components.signer.verify(video.id, ready.package["prefix"], token)
+        presigned = components.storage.presigned_url(ready.package["master"], 3600)
+        assert presigned and presigned.startswith(pipeline_s3_endpoint)
+        with urllib.request.urlopen(presigned, timeout=10) as response:
             assert response.read().startswith(b"#EXTM3U")
 
-        assert cmd_delete(services, argparse.Namespace(video_id=video.id, json=True)) == 0
+        assert cmd_delete(components, argparse.Namespace(video_id=video.id, json=True)) == 0
         printed = json.loads(capsys.readouterr().out)
-        assert printed == {"ok": True, "id": video.id, "objects_deleted": len(stored)}
+        assert printed == {"ok": True, "id": video.id, "purged": True, "objects": len(stored)}
         assert bucket_keys(client, bucket, "") == []
-        assert services.repo.find_video(video.id) is None
-        assert services.repo.find_job(job.id) is None
+        assert components.videos_repo.find_video(video.id) is None
+        assert components.repo.find_job(job.id) is None

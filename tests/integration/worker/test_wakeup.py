@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.support.factories import queue_jobs
-from vodforge.jobs.repository import JobRepository
 from vodforge.db.wakeup import PostgresListener, Wakeup
+from vodforge.jobs.repository import JobRepository
 
 
 def test_notify_from_another_repository_wakes_listener(database_url: str, engine: Engine) -> None:

@@ -17,10 +17,11 @@ from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobState, VideoStatus
 from vodforge.errors import InputRejected, RetryableError
 from vodforge.jobs.repository import JobRepository
+from vodforge.pipeline.context import JobContext, WorkResult
 from vodforge.process import StopToken, run_child
+from vodforge.videos.repository import VideoRepository
 from vodforge.worker.runner import JobRunner
 from vodforge.worker.runtime import Worker
-from vodforge.worker.work import JobContext, WorkResult
 
 
 class ChildWork:
@@ -55,7 +56,7 @@ class ChildWork:
 
 def make_runner(repo: JobRepository, work: object, tmp_path: Path) -> JobRunner:
     def context(job, stop, scratch):  # type: ignore[no-untyped-def]
-        return JobContext(job=job, stop=stop, scratch_dir=scratch, services=None)  # type: ignore[arg-type]
+        return JobContext(job=job, stop=stop, scratch_dir=scratch, deps=None)  # type: ignore[arg-type]
 
     return JobRunner(
         repo,
@@ -81,7 +82,9 @@ def run_in_thread(runner: JobRunner, repo: JobRepository, stop: StopToken):  # t
     return job, thread, outcome
 
 
-def test_success_completes_and_heartbeats(engine: Engine, tmp_path: Path) -> None:
+def test_success_completes_and_heartbeats(
+    engine: Engine, videos: VideoRepository, tmp_path: Path
+) -> None:
     repo = real_repo(engine)
     queue_jobs(repo, "acme", 1)
     work = ChildWork(seconds=1.0)
@@ -90,10 +93,12 @@ def test_success_completes_and_heartbeats(engine: Engine, tmp_path: Path) -> Non
     assert outcome[0].state is JobState.SUCCEEDED  # type: ignore[attr-defined]
     record = repo.get_job(job.id)
     assert record.last_heartbeat_at is not None and record.last_heartbeat_at > record.created_at
-    assert repo.get_video(job.video_id).status is VideoStatus.READY
+    assert videos.get_video(job.video_id).status is VideoStatus.READY
 
 
-def test_cancel_stops_the_child_and_cancels(engine: Engine, tmp_path: Path) -> None:
+def test_cancel_stops_the_child_and_cancels(
+    engine: Engine, videos: VideoRepository, tmp_path: Path
+) -> None:
     repo = real_repo(engine)
     queue_jobs(repo, "acme", 1)
     work = ChildWork()
@@ -104,7 +109,7 @@ def test_cancel_stops_the_child_and_cancels(engine: Engine, tmp_path: Path) -> N
     assert not thread.is_alive()
     assert not pid_alive(work.pids[0])
     assert outcome[0].state is JobState.CANCELLED  # type: ignore[attr-defined]
-    assert repo.get_video(job.video_id).status is VideoStatus.CANCELLED
+    assert videos.get_video(job.video_id).status is VideoStatus.CANCELLED
 
 
 def test_lost_lease_stops_the_child_and_writes_nothing(engine: Engine, tmp_path: Path) -> None:
@@ -124,7 +129,7 @@ def test_lost_lease_stops_the_child_and_writes_nothing(engine: Engine, tmp_path:
     assert record.state is JobState.RUNNING and record.lease_token == "stolen"
 
 
-def test_failures_are_classified(engine: Engine, tmp_path: Path) -> None:
+def test_failures_are_classified(engine: Engine, videos: VideoRepository, tmp_path: Path) -> None:
     repo = real_repo(engine)
     queue_jobs(repo, "acme", 2)
 
@@ -140,7 +145,7 @@ def test_failures_are_classified(engine: Engine, tmp_path: Path) -> None:
         outcome = make_runner(repo, work, tmp_path).run(job, StopToken())
         assert outcome.state is expected
         assert repo.get_job(job.id).attempt_count == 1
-    failed = [v for v in repo.list_videos() if v.status is VideoStatus.FAILED]
+    failed = [v for v in videos.list_videos() if v.status is VideoStatus.FAILED]
     assert [v.error_code for v in failed] == ["INVALID_INPUT"]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, InputRejected
 from vodforge.media.probe import ProbeResult, check_limits, parse_header, sniff_container
-from vodforge.domain.limits import InputLimits
 
 
 @pytest.mark.parametrize(
