@@ -86,9 +86,9 @@ class VideoRepository:
             return [job_event_from_row(row) for row in rows]
 
     def queue_position(self, job_id: str) -> int | None:
-        """1 + the waiting jobs that the claim order (priority, then age) puts ahead of this
-        one, or None when the job is not waiting. Fair claiming across tenants can move a
-        job forward; it never moves it back."""
+        """1 + the waiting jobs that the claim order (priority, then age, then id) puts ahead
+        of this one, or None when the job is not waiting. Fair claiming across tenants can
+        move a job forward; it never moves it back."""
         ahead = jobs.alias("ahead")
         with reading(self.engine) as conn:
             mine = conn.execute(
@@ -106,6 +106,12 @@ class VideoRepository:
                         and_(
                             ahead.c.priority == mine.priority,
                             ahead.c.created_at < mine.created_at,
+                        ),
+                        # Jobs queued in the same instant are claimed in id order.
+                        and_(
+                            ahead.c.priority == mine.priority,
+                            ahead.c.created_at == mine.created_at,
+                            ahead.c.id < job_id,
                         ),
                     ),
                 )
