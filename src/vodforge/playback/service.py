@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from vodforge.domain.states import VideoStatus
 from vodforge.errors import NotFound
+from vodforge.jobs.records import VideoRecord
 from vodforge.playback.signing import PlaybackSigner
 from vodforge.storage.base import (
     ObjectInfo,
@@ -16,11 +18,17 @@ from vodforge.storage.base import (
     check_key,
     content_type_for,
 )
-from vodforge.videos.repository import VideoRepository
 
 # Package files never change under a given prefix, so this bounds only how long a copy
 # outlives a delete or a re-publish, not how fresh it is.
 MAX_CACHE_S = 3600
+
+
+class VideoLookup(Protocol):
+    """How playback finds a live video (the videos repository); a protocol because the
+    videos layer sits above playback."""
+
+    def find_video(self, video_id: str, tenant_id: str | None = None) -> VideoRecord | None: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class PlaybackService:
     """Serves published packages to anyone holding a signed URL: the signature, not an API
     key, is the authority, so videos of every tenant are reachable here."""
 
-    def __init__(self, videos: VideoRepository, storage: Storage, signer: PlaybackSigner):
+    def __init__(self, videos: VideoLookup, storage: Storage, signer: PlaybackSigner):
         self.videos = videos
         self.storage = storage
         self.signer = signer
