@@ -23,6 +23,7 @@ class Event(StrEnum):
     DLQ_RUNNING_ALERT = "DLQ_RUNNING_ALERT"
     DISPATCH_FAILED = "DISPATCH_FAILED"
     DISPATCH_STALLED = "DISPATCH_STALLED"
+    EXECUTOR_TERMINATE = "EXECUTOR_TERMINATE"
     IDEMPOTENT_DONE = "IDEMPOTENT_DONE"
     IDEMPOTENT_READY = "IDEMPOTENT_READY"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
@@ -51,11 +52,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the moment of each record, so a live progress
+    display that redirects stderr (rich) draws the line above itself instead of tearing."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def json_handler() -> logging.Handler:
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def configure_logging(level: str = "INFO", handler: logging.Handler | None = None) -> None:
+    """One handler on the root logger: JSON lines on stderr unless the edge passes another."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler or json_handler()]
     root.setLevel(level)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

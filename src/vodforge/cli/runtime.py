@@ -1,4 +1,5 @@
-"""Long-running and container commands: worker, scheduler, up, run-job, and maintenance."""
+"""Long-running and container commands: worker, scheduler, run-job; the runner and signal
+handling `up` and `transcode` share."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ import logging
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from vodforge.bootstrap import Components
-from vodforge.cli.output import emit
 from vodforge.domain.states import JobState, VideoStatus
 from vodforge.errors import ConfigError
 from vodforge.jobs.records import ClaimedJob
 from vodforge.logs import Event, log_event
-from vodforge.operations.reconcile import apply_fix, plan_reconcile
 from vodforge.pipeline.context import load_work
 from vodforge.process import StopToken
 from vodforge.scheduler import (
@@ -68,7 +68,7 @@ def make_scheduler(components: Components) -> tuple[Scheduler, Leadership]:
         components.repo,
         components.dispatcher,
         scanner_id=new_worker_id("scheduler"),
-        housekeeping=components.videos.purge_deleted,
+        housekeeping=components.housekeeping,
     )
     if components.settings.is_postgres:
         return scheduler, PostgresLeadership(components.settings.database_url)
@@ -103,6 +103,10 @@ def cmd_run_job(components: Components, args: argparse.Namespace) -> int:
     job_id = args.job_id or os.environ.get("VODFORGE_JOB_ID")
     if not job_id:
         raise ConfigError("run-job needs JOB_ID (argument or VODFORGE_JOB_ID)")
+    try:
+        job_id = str(uuid.UUID(job_id))
+    except ValueError:
+        raise ConfigError(f"VODFORGE_JOB_ID {job_id[:80]!r} is not a job id (a UUID)") from None
     repo = components.repo
     job = repo.find_job(job_id)
     if job is None:
@@ -124,41 +128,3 @@ def cmd_run_job(components: Components, args: argparse.Namespace) -> int:
     on_termination(lambda: stop.request(SHUTDOWN))
     outcome = build_runner(components).run(claimed, stop)
     return 0 if outcome.state in (JobState.SUCCEEDED, JobState.CANCELLED) else 1
-
-
-def cmd_scan_stuck(components: Components, args: argparse.Namespace) -> int:
-    scheduler, _ = make_scheduler(components)
-    if args.dry_run:
-        count = components.repo.stale_lease_count()
-        emit(
-            {"dry_run": True, "expired_leases": count},
-            as_json=args.json,
-            text=f"{count} RUNNING job(s) with an expired lease",
-        )
-        return 0
-    expired = scheduler.expire_stale_leases()
-    data = [
-        {"job_id": e.job_id, "state": e.state.value, "attempt": e.attempt_count} for e in expired
-    ]
-    emit(
-        {"dry_run": False, "recovered": data},
-        as_json=args.json,
-        text=f"recovered {len(data)} job(s)",
-    )
-    return 0
-
-
-def cmd_reconcile(components: Components, args: argparse.Namespace) -> int:
-    fixes = plan_reconcile(components.repo, components.executor)
-    if not args.dry_run:
-        for fix in fixes:
-            apply_fix(components.repo, components.dispatcher, fix)
-        # Repairs queue jobs: hand them to the executor now rather than at the next tick.
-        components.dispatcher.dispatch_due()
-    plan = [fix.to_json() for fix in fixes]
-    emit(
-        {"dry_run": args.dry_run, "fixes": plan},
-        as_json=args.json,
-        text="\n".join(f"{f['fix']} {f['video_id']}: {f['why']}" for f in plan) or "nothing to do",
-    )
-    return 0

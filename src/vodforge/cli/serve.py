@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from vodforge.api.app import create_app
 from vodforge.bootstrap import Components
-from vodforge.cli.runtime import build_runner, make_scheduler
-from vodforge.errors import ConfigError
+from vodforge.cli.output import emit_line
+from vodforge.cli.runtime import build_runner, make_scheduler, on_termination
+from vodforge.errors import ConfigError, Unauthorized
 from vodforge.tenants.service import DEFAULT_TENANT
 from vodforge.worker.runtime import Worker
 
@@ -22,24 +27,70 @@ log = logging.getLogger(__name__)
 KEY_FILE = "api-key"
 
 
-def serve(components: Components, host: str, port: int) -> None:
-    """Run the API until SIGINT/SIGTERM (uvicorn handles both and returns)."""
+class ApiServer(uvicorn.Server):
+    """uvicorn, telling us once it listens (so the URL we print already answers) and letting
+    our own SIGINT/SIGTERM handler stop it before it has installed its own."""
+
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            self.on_listening()
+
+    def stop(self) -> None:
+        self.should_exit = True
+
+
+def api_server(
+    components: Components, host: str, port: int, on_listening: Callable[[], None]
+) -> ApiServer:
     config = uvicorn.Config(
         create_app(components),
         host=host,
         port=port,
-        log_config=None,  # keep vodforge's JSON log lines
+        log_config=None,  # keep vodforge's log lines (JSON or text)
         access_log=False,
         timeout_keep_alive=5,
         # Slow or never-ending clients are cut off instead of holding a worker thread.
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    return ApiServer(config, on_listening)
+
+
+def serve(server: ApiServer) -> None:
+    """Run until SIGINT/SIGTERM. uvicorn handles both while it runs, then re-raises the signal
+    to the handler installed before it (ours, via on_termination), so Ctrl-C ends in an
+    orderly exit 0 rather than a KeyboardInterrupt."""
+    try:
+        server.run()
+    except SystemExit:
+        if server.started:
+            raise
+        config = server.config
+        # uvicorn has logged the OSError (address in use, unknown host) just above.
+        raise ConfigError(f"could not listen on {config.host}:{config.port}") from None
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def cmd_api(components: Components, args: argparse.Namespace) -> int:
-    print(f"vodforge api on http://{args.host}:{args.port} (docs at /docs)", flush=True)
-    serve(components, args.host, args.port)
+    url = base_url(args.host, args.port)
+
+    def listening() -> None:
+        emit_line(
+            {"url": url, "docs_url": f"{url}/docs"},
+            as_json=args.json,
+            text=f"vodforge api on {url} (docs at {url}/docs)",
+        )
+
+    server = api_server(components, args.host, args.port, listening)
+    on_termination(server.stop)
+    serve(server)
     return 0
 
 
@@ -52,7 +103,7 @@ def first_start_key(components: Components) -> tuple[str, bool]:
         try:
             components.tenants.authenticate(key)
             return key, False
-        except Exception:
+        except Unauthorized:
             log.warning("the key in %s no longer works: issuing a new one", path)
     if components.tenants.by_name(DEFAULT_TENANT) is None:
         _, key = components.tenants.create(DEFAULT_TENANT)
@@ -72,6 +123,39 @@ def write_private(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
+def startup_info(
+    components: Components, args: argparse.Namespace, key: str, created: bool
+) -> dict[str, Any]:
+    settings = components.settings
+    url = base_url(args.host, args.port)
+    return {
+        "url": url,
+        "docs_url": f"{url}/docs",
+        "tenant": DEFAULT_TENANT,
+        "api_key": key,
+        "api_key_file": str(settings.data_dir / KEY_FILE),
+        "api_key_created": created,
+        # A PostgreSQL URL may carry a password: never print it.
+        "database": make_url(settings.database_url).render_as_string(hide_password=True),
+        "storage": settings.storage_url,
+        "workers": args.workers,
+        "internal_token": settings.internal_token if settings.internal_token_generated else None,
+    }
+
+
+def startup_text(info: dict[str, Any]) -> str:
+    lines = [
+        f"vodforge is up: {info['url']}  (API docs {info['docs_url']})",
+        f"API key for tenant {info['tenant']!r} ({'new' if info['api_key_created'] else 'kept'}"
+        f" in {info['api_key_file']}): {info['api_key']}",
+        f"database {info['database']}, storage {info['storage']}, {info['workers']} worker(s)."
+        " Ctrl-C stops (running jobs are given back).",
+    ]
+    if info["internal_token"]:
+        lines.append(f"internal token (generated for this run): {info['internal_token']}")
+    return "\n".join(lines)
+
+
 def cmd_up(components: Components, args: argparse.Namespace) -> int:
     """The embedded default: API, scheduler and local workers in one process."""
     settings = components.settings
@@ -79,6 +163,7 @@ def cmd_up(components: Components, args: argparse.Namespace) -> int:
         raise ConfigError("`vodforge up` runs local workers; use VODFORGE_EXECUTOR=local")
     components.listen_for_jobs()
     key, created = first_start_key(components)
+    info = startup_info(components, args, key, created)
     scheduler, leader = make_scheduler(components)
     stop = threading.Event()
     worker = Worker(
@@ -93,28 +178,28 @@ def cmd_up(components: Components, args: argparse.Namespace) -> int:
         name="scheduler",
         daemon=True,
     )
-    ticker.start()
-    worker.start()
-    url = f"http://{args.host}:{args.port}"
-    print(f"vodforge is up: {url}  (API docs {url}/docs)", flush=True)
-    print(
-        f"API key for tenant {DEFAULT_TENANT!r}"
-        f" ({'new' if created else 'kept'} in {settings.data_dir / KEY_FILE}): {key}",
-        flush=True,
-    )
-    print(
-        f"database {settings.database_url}, storage {settings.storage_url}, "
-        f"{args.workers} worker(s). Ctrl-C stops (running jobs are given back).",
-        flush=True,
-    )
-    if settings.internal_token_generated:
-        print(f"internal token (generated for this run): {settings.internal_token}", flush=True)
-    try:
-        serve(components, args.host, args.port)
-    finally:
+
+    def listening() -> None:
+        # Workers claim jobs only once the port is ours: a second `up` on a busy port must
+        # not take jobs and hand them straight back.
+        ticker.start()
+        worker.start()
+        emit_line(info, as_json=args.json, text=startup_text(info))
+
+    server = api_server(components, args.host, args.port, listening)
+
+    def shut_down() -> None:
         # Same as a worker's SIGTERM: stop ffmpeg and give running jobs back (QUEUED).
+        server.stop()
         stop.set()
         worker.request_shutdown()
-        worker.join(timeout=30)
-        ticker.join(timeout=10)
+
+    on_termination(shut_down)
+    try:
+        serve(server)
+    finally:
+        shut_down()
+        if ticker.ident is not None:  # started: the server had begun listening
+            worker.join(timeout=30)
+            ticker.join(timeout=10)
     return 0

@@ -1,4 +1,5 @@
-"""`vodforge transcode FILE --out DIR`: the whole pipeline, locally, through the job engine."""
+"""`vodforge transcode FILE --out DIR`: the whole pipeline, locally, through the job engine;
+and `vodforge sample FILE`, a clip to try it on."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import threading
 from pathlib import Path
 
 from vodforge.bootstrap import Components
-from vodforge.cli.output import emit, fail, progress_bar
+from vodforge.cli.output import emit, fail
+from vodforge.cli.progress import ProgressBar
 from vodforge.cli.runtime import build_runner, on_termination
 from vodforge.cli.videos import tenant_for_submit
 from vodforge.domain.states import JobState
 from vodforge.errors import ConfigError, ErrorCode
 from vodforge.process import StopToken
+from vodforge.settings import Settings
 from vodforge.tenants.service import DEFAULT_TENANT
 from vodforge.worker.heartbeat import CANCELLED
 from vodforge.worker.runtime import new_worker_id
@@ -47,17 +50,24 @@ def cmd_transcode(components: Components, args: argparse.Namespace) -> int:
 
     on_termination(cancel)
     done = threading.Event()
-    bar = threading.Thread(
-        target=_show_progress, args=(components, video.tenant_id, video.id, done), daemon=True
-    )
-    if sys.stderr.isatty() and not args.json:
-        bar.start()
-    try:
-        outcome = runner.run(job, stop)
-    finally:
-        done.set()
-        if bar.is_alive():
-            bar.join(timeout=2)
+    show_bar = sys.stderr.isatty() and not args.json
+    with ProgressBar(Path(args.file).name, enabled=show_bar) as bar:
+        watcher = threading.Thread(
+            target=_follow_progress,
+            args=(components, video.tenant_id, video.id, bar, done),
+            name="progress",
+            daemon=True,
+        )
+        if show_bar:
+            watcher.start()
+        try:
+            outcome = runner.run(job, stop)
+        finally:
+            done.set()
+            if watcher.is_alive():
+                watcher.join(timeout=2)
+        if outcome.state is JobState.SUCCEEDED:
+            bar.show(100, "done")
     final = components.videos.get(video.id)
     data = components.videos.describe(final)
     if outcome.state is JobState.SUCCEEDED and final.package:
@@ -76,7 +86,7 @@ def cmd_transcode(components: Components, args: argparse.Namespace) -> int:
         else f"job ended {outcome.state.value if outcome.state else 'without a lease'}"
     )
     if args.json:
-        emit(data, as_json=True)
+        emit(data, as_json=True, text="")
     fail(reason)
     return 2 if failure is not None and failure.code in REJECTION_CODES else 1
 
@@ -89,11 +99,25 @@ def _copy_package(components: Components, prefix: str, out: Path) -> None:
         components.storage.download_file(key, target)
 
 
-def _show_progress(
-    components: Components, tenant_id: str, video_id: str, done: threading.Event
+def _follow_progress(
+    components: Components, tenant_id: str, video_id: str, bar: ProgressBar, done: threading.Event
 ) -> None:
     while not done.wait(0.5):
         progress = components.telemetry.read_progress(tenant_id, video_id) or {}
-        line = progress_bar(float(progress.get("percent") or 0.0), progress.get("stage"))
-        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+        stage, speed = progress.get("stage"), progress.get("speed")
+        if stage and isinstance(speed, int | float) and speed > 0:
+            stage = f"{stage} {speed:.1f}x"
+        bar.show(progress.get("percent"), stage)
+
+
+def cmd_sample(settings: Settings, args: argparse.Namespace) -> int:
+    from vodforge.media.ffmpeg import find_ffmpeg
+    from vodforge.media.sample import make_sample
+
+    out = make_sample(find_ffmpeg(settings.ffmpeg_path), Path(args.file), args.seconds)
+    emit(
+        {"file": str(out.resolve()), "seconds": args.seconds, "width": 1280, "height": 720},
+        as_json=args.json,
+        text=f"wrote {out} ({args.seconds:g} s, 1280x720, 30 fps, AAC)",
+    )
+    return 0

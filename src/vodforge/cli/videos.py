@@ -1,4 +1,5 @@
-"""Operator commands over the configured database: tenants, submit, status, list, cancel, ..."""
+"""Video commands over the configured database: submit, status, list, wait, cancel, retry,
+delete."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Group
+from rich.text import Text
+
 from vodforge.bootstrap import Components
-from vodforge.cli.output import emit, progress_bar
+from vodforge.cli.output import emit, status_text, video_table
+from vodforge.cli.progress import ProgressBar
 from vodforge.domain.states import VideoStatus
 from vodforge.errors import NotFound
-from vodforge.operations.deadletter import report_dead_letter
 from vodforge.tenants.repository import Tenant
 from vodforge.tenants.service import DEFAULT_TENANT
+from vodforge.videos.views import iso
 
 FINAL_STATUSES = {VideoStatus.READY, VideoStatus.FAILED, VideoStatus.CANCELLED}
+WAIT_POLL_S = 0.5
 
 
 def tenant_for_submit(components: Components, name: str) -> Tenant:
@@ -29,31 +35,11 @@ def tenant_for_submit(components: Components, name: str) -> Tenant:
     return tenant
 
 
-def cmd_tenants_create(components: Components, args: argparse.Namespace) -> int:
-    tenant, api_key = components.tenants.create(args.name)
-    emit(
-        {"tenant": tenant.name, "api_key": api_key},
-        as_json=args.json,
-        text=f"tenant {tenant.name} created\napi key (shown once): {api_key}",
-    )
-    return 0
-
-
-def cmd_tenants_rotate_key(components: Components, args: argparse.Namespace) -> int:
-    tenant, api_key = components.tenants.rotate_key(args.name)
-    emit(
-        {"tenant": tenant.name, "api_key": api_key},
-        as_json=args.json,
-        text=f"tenant {tenant.name}: new api key (shown once): {api_key}",
-    )
-    return 0
-
-
 def cmd_submit(components: Components, args: argparse.Namespace) -> int:
     tenant = tenant_for_submit(components, args.tenant)
     video = components.videos.submit_file(Path(args.file), tenant, args.title)
     data = components.videos.describe(video, tenant.name)
-    emit(data, as_json=args.json, text=f"{video.id} {video.status.value}")
+    emit(data, as_json=args.json, text=status_text(data))
     return 0
 
 
@@ -61,15 +47,16 @@ def cmd_status(components: Components, args: argparse.Namespace) -> int:
     data = components.videos.show(args.video_id)
     if args.events:
         data["events"] = [e.to_json() for e in components.videos.events(args.video_id)]
-    emit(data, as_json=args.json, text=status_line(data))
+    text = status_text(data)
+    for event in data.get("events", []):
+        text.append(
+            f"\n  {iso(event['at'])} job {event['job_id']} attempt {event['attempt']}: "
+            f"{event['from'] or '-'} -> {event['to']}"
+        )
+        if event["reason"]:
+            text.append(f" ({event['reason']})")
+    emit(data, as_json=args.json, text=text)
     return 0
-
-
-def status_line(data: dict[str, Any]) -> str:
-    line = f"{data['id']} {data['status']} {data['progress']['percent']:.0f}% {data['title']}"
-    if data["error"]:
-        line += f" [{data['error']['code']}: {data['error']['message']}]"
-    return line
 
 
 def cmd_list(components: Components, args: argparse.Namespace) -> int:
@@ -79,12 +66,18 @@ def cmd_list(components: Components, args: argparse.Namespace) -> int:
         if tenant is None:
             raise NotFound(f"tenant {args.tenant!r} not found")
     page = components.videos.page(tenant, limit=args.limit, cursor=args.cursor)
-    emit(
-        page.to_json(),
-        as_json=args.json,
-        text="\n".join(status_line(v) for v in page.items) or "no videos",
-    )
+    emit(page.to_json(), as_json=args.json, text=_page_text(page.items, page.next_cursor))
     return 0
+
+
+def _page_text(items: list[dict[str, Any]], next_cursor: str | None) -> Any:
+    if not items:
+        return "no videos"
+    more = f"more: vodforge list --cursor {next_cursor}" if next_cursor else ""
+    if sys.stdout.isatty():
+        return Group(video_table(items), *([Text(more, style="dim")] if more else []))
+    # Off a terminal one line per video, so grep and awk see whole rows.
+    return "\n".join([*(status_text(v).plain for v in items), *([more] if more else [])])
 
 
 def cmd_cancel(components: Components, args: argparse.Namespace) -> int:
@@ -109,35 +102,20 @@ def cmd_delete(components: Components, args: argparse.Namespace) -> int:
 
 
 def cmd_wait(components: Components, args: argparse.Namespace) -> int:
-    deadline = time.monotonic() + args.timeout if args.timeout else None
-    tty = sys.stderr.isatty()
-    while True:
-        video = components.videos.get(args.video_id)
-        data = components.videos.describe(video)
-        if tty:
-            bar = progress_bar(data["progress"]["percent"] or 0, data["progress"]["stage"])
-            print(f"\r{bar} {data['status']:<10}", end="", file=sys.stderr, flush=True)
-        if video.status in FINAL_STATUSES:
-            if tty:
-                print(file=sys.stderr)
-            emit(data, as_json=args.json, text=status_line(data))
-            return 0 if video.status is VideoStatus.READY else 1
-        if deadline is not None and time.monotonic() > deadline:
-            emit(data, as_json=args.json, text=status_line(data))
-            return 1
-        time.sleep(0.5)
-
-
-def cmd_backlog(components: Components, args: argparse.Namespace) -> int:
-    data = components.repo.backlog().to_json()
-    emit(data, as_json=args.json, text=" ".join(f"{k}={v}" for k, v in data.items()))
-    return 0
-
-
-def cmd_dead_letter(components: Components, args: argparse.Namespace) -> int:
-    result = report_dead_letter(components.repo, args.job_id, actor="cli")
-    emit(result, as_json=args.json, text=" ".join(f"{k}={v}" for k, v in result.items()))
-    return 0
+    """Exit 0 once READY; 1 when it FAILED or was CANCELLED, or --timeout passed first."""
+    deadline = time.monotonic() + args.timeout if args.timeout is not None else None
+    video = components.videos.get(args.video_id)
+    with ProgressBar(video.title, enabled=sys.stderr.isatty() and not args.json) as bar:
+        while True:
+            data = components.videos.describe(video)
+            bar.show(data["progress"]["percent"], data["progress"]["stage"], data["status"])
+            finished = video.status in FINAL_STATUSES
+            if finished or (deadline is not None and time.monotonic() > deadline):
+                break
+            time.sleep(WAIT_POLL_S)
+            video = components.videos.get(args.video_id)
+    emit(data, as_json=args.json, text=status_text(data))
+    return 0 if video.status is VideoStatus.READY else 1
 
 
 def _with(args: argparse.Namespace, **changes: Any) -> argparse.Namespace:
