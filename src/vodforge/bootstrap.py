@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -34,8 +35,11 @@ from vodforge.storage import Storage, open_storage
 from vodforge.telemetry import Telemetry, open_telemetry
 from vodforge.tenants.repository import TenantRepository
 from vodforge.tenants.service import TenantService
+from vodforge.uploads.service import UploadService
 from vodforge.videos.repository import VideoRepository
 from vodforge.videos.service import VideoService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Components:
     videos: VideoService
     tenants: TenantService
     signer: PlaybackSigner
+    uploads: UploadService
     _listener: PostgresListener | None = field(default=None, repr=False)
 
     @property
@@ -86,6 +91,18 @@ class Components:
             ffmpeg_threads=self.settings.ffmpeg_threads,
         )
 
+    def housekeeping(self) -> list[str]:
+        """The scheduler's maintenance pass: finish deletes and drop abandoned direct uploads
+        (videos), drop abandoned tus uploads and staging files (uploads). One failing does not
+        keep the other from running."""
+        done: list[str] = []
+        for task in (self.videos.purge_deleted, self.uploads.remove_abandoned):
+            try:
+                done.extend(task())
+            except Exception:
+                log.exception("housekeeping step %s failed", task.__qualname__)
+        return done
+
     def listen_for_jobs(self) -> None:
         """On PostgreSQL, wake this process's workers on NOTIFY from other processes."""
         if self.settings.is_postgres and self._listener is None:
@@ -114,6 +131,16 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
     signer = PlaybackSigner(
         playback_secret(settings), base_url=settings.public_url, ttl_s=settings.playback_ttl_s
     )
+    videos = VideoService(
+        jobs=repo,
+        videos=videos_repo,
+        tenants=tenants_repo,
+        storage=storage,
+        telemetry=telemetry,
+        dispatcher=dispatcher,
+        signer=signer,
+        max_upload_bytes=settings.limits.max_file_bytes,
+    )
     return Components(
         settings=settings,
         engine=engine,
@@ -125,18 +152,12 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
         executor=executor,
         dispatcher=dispatcher,
         wakeup=wakeup,
-        videos=VideoService(
-            jobs=repo,
-            videos=videos_repo,
-            tenants=tenants_repo,
-            storage=storage,
-            telemetry=telemetry,
-            dispatcher=dispatcher,
-            signer=signer,
-            max_upload_bytes=settings.limits.max_file_bytes,
-        ),
+        videos=videos,
         tenants=TenantService(tenants_repo),
         signer=signer,
+        uploads=UploadService(
+            videos=videos, root=settings.uploads_dir, expiry_s=settings.upload_expiry_s
+        ),
     )
 
 

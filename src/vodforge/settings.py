@@ -38,6 +38,8 @@ class Settings:
     # Signs playback URLs; unset: kept in the data dir (embedded) or derived from the
     # internal token (every API process of a deployment shares that one already).
     playback_secret: str | None = None
+    # A resumable (tus) upload that receives no bytes for this long is abandoned and removed.
+    upload_expiry_s: float = 86400.0
     # The scaling signal (internal API, `vodforge scaling`).
     min_workers: int = 0
     max_workers: int = 10
@@ -61,6 +63,11 @@ class Settings:
     @property
     def scratch_dir(self) -> Path:
         return self.data_dir / "scratch"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploads in flight: multipart staging files and tus uploads."""
+        return self.data_dir / "uploads"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -138,6 +145,7 @@ class Settings:
             public_url=(get("PUBLIC_URL") or cls.public_url).rstrip("/"),
             playback_ttl_s=int(number("PLAYBACK_TTL_S", cls.playback_ttl_s)),
             playback_secret=get("PLAYBACK_SECRET"),
+            upload_expiry_s=number("UPLOAD_EXPIRY_S", cls.upload_expiry_s),
             min_workers=int(number("MIN_WORKERS", 0, minimum=0)),
             max_workers=int(number("MAX_WORKERS", 10)),
             worker_concurrency=int(number("WORKER_CONCURRENCY", 1)),

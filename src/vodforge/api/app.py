@@ -8,7 +8,7 @@ from vodforge import __version__
 from vodforge.api.cors import install_cors
 from vodforge.api.errors import install_error_handlers
 from vodforge.api.metrics import ApiMetrics, install_metrics
-from vodforge.api.routes import internal, ops, playback, videos
+from vodforge.api.routes import internal, ops, playback, tus, uploads, videos
 from vodforge.bootstrap import Components
 
 DESCRIPTION = """\
@@ -33,6 +33,8 @@ def create_app(components: Components) -> FastAPI:
     install_metrics(app, app.state.metrics)
     # Added last, so outermost: preflights are answered before any route or metric runs.
     install_cors(app)
+    app.include_router(uploads.router)
+    app.include_router(tus.router)
     app.include_router(videos.router)
     app.include_router(playback.router)
     app.include_router(internal.router)

@@ -1,0 +1,1 @@
+"""Uploads in flight: streamed multipart bodies, resumable tus uploads, their staging files."""
