@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.api import api_components, api_settings, free_port, live_server, make_tenant
 from tests.support.browser import PlayReport, play_hls, player_site
+from tests.support.playback import package_of
 from tests.support.s3server import new_bucket_name, s3_client
 from vodforge.api.app import create_app
 from vodforge.bootstrap import Components
@@ -116,7 +117,7 @@ def test_plays_from_a_private_s3_bucket_through_the_api(
     )
     env = {"VODFORGE_STORAGE_URL": f"s3://{bucket}/vod", "VODFORGE_S3_ENDPOINT_URL": s3_endpoint}
     with api_with_ready_video(sqlite_url, tmp_path / "data", clip, **env) as (api, video, parts):
-        master = parts.videos_repo.get_video(video["id"]).package["master"]  # type: ignore[index]
+        master = package_of(parts, video["id"])["master"]
         # Private indeed: without credentials the bucket answers 403, and it has no CORS rules.
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(f"{s3_endpoint}/{bucket}/vod/{master}", timeout=10)

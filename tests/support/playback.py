@@ -92,6 +92,13 @@ def republish(components: Components, video_id: str, files: dict[str, bytes]) ->
     return publish(components, video_id, files)
 
 
+def package_of(components: Components, video_id: str) -> dict[str, Any]:
+    """The package a READY video has published."""
+    package = components.videos_repo.get_video(video_id).package
+    assert package is not None, f"video {video_id} has no package"
+    return package
+
+
 def path_of(url: str) -> str:
     """The path of an absolute playback URL, for an in-process client on another base URL."""
     return urlsplit(url).path

@@ -15,6 +15,7 @@ from tests.support.api import TenantKey, live_server
 from tests.support.errors import assert_error
 from tests.support.playback import (
     package_files,
+    package_of,
     path_of,
     play_base,
     ready_with_files,
@@ -75,7 +76,7 @@ def test_cache_lifetime_never_outlives_the_token(
     client: TestClient, components: Components, alice: TenantKey
 ) -> None:
     video_id = ready_with_files(components, alice.key, package_files())
-    prefix = components.videos_repo.get_video(video_id).package["prefix"]  # type: ignore[index]
+    prefix = package_of(components, video_id)["prefix"]
     short = PlaybackSigner(components.signer.secret, base_url="", ttl_s=30)
     token = short.token(video_id, prefix)
     response = client.get(f"{PLAY_ROUTE}/{video_id}/{token}/master.m3u8")
@@ -156,7 +157,7 @@ def test_an_expired_url_is_403(
     client: TestClient, components: Components, alice: TenantKey
 ) -> None:
     video_id = ready_with_files(components, alice.key, package_files())
-    prefix = components.videos_repo.get_video(video_id).package["prefix"]  # type: ignore[index]
+    prefix = package_of(components, video_id)["prefix"]
     past = PlaybackSigner(
         components.signer.secret, base_url="", ttl_s=60, clock=lambda: time.time() - 3600
     )
@@ -182,8 +183,7 @@ def test_a_tampered_url_is_403(
         "unicode digits": f"²³.{signature}",
         "non-ASCII signature": f"{expires}.{signature[:-1]}é",
         "another key's signature": PlaybackSigner(b"other secret", base_url="", ttl_s=600).token(
-            video_id,
-            components.videos_repo.get_video(video_id).package["prefix"],  # type: ignore[index]
+            video_id, package_of(components, video_id)["prefix"]
         ),
     }
     for why, bad in tampered.items():
