@@ -8,7 +8,7 @@ memory a request costs is one chunk whatever the size of the upload (Starlette's
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -98,14 +98,15 @@ class FormStager:
             },
         )
 
-    def feed(self, data: bytes) -> None:
-        self.body_bytes += len(data)
-        if self.body_bytes > self.max_file_bytes + ENVELOPE_BYTES:
-            raise PayloadTooLarge(f"uploads are limited to {self.max_file_bytes} bytes")
-        try:
-            self._parser.write(data)
-        except MultipartParseError as exc:
-            raise InvalidRequest(f"malformed multipart body: {exc}") from None
+    def feed(self, chunks: Sequence[bytes]) -> None:
+        for data in chunks:
+            self.body_bytes += len(data)
+            if self.body_bytes > self.max_file_bytes + ENVELOPE_BYTES:
+                raise PayloadTooLarge(f"uploads are limited to {self.max_file_bytes} bytes")
+            try:
+                self._parser.write(data)
+            except MultipartParseError as exc:
+                raise InvalidRequest(f"malformed multipart body: {exc}") from None
 
     def result(self) -> FormUpload:
         """What arrived, once the body has ended; 400 unless it was a whole form with a file."""
@@ -159,7 +160,8 @@ class FormStager:
             self.file_bytes += size
             if self.file_bytes > self.max_file_bytes:
                 raise PayloadTooLarge(f"the file is over the {self.max_file_bytes} byte limit")
-            self.out.write(data[start:end])
+            # A view, not a slice: the file's bytes are not copied once more on the way.
+            self.out.write(memoryview(data)[start:end])
         elif self._part == TITLE_FIELD:
             if len(self._field) + size > MAX_FIELD_BYTES:
                 raise InvalidRequest(f"the {TITLE_FIELD!r} field is too long")
@@ -180,8 +182,9 @@ class FormStager:
 
 
 class Batches:
-    """A request body's chunks joined into batches of about `size` bytes, so that each hop to a
-    worker thread carries a useful amount of work; one batch is held at a time.
+    """A request body's chunks gathered into batches of about `size` bytes, so that each hop to
+    a worker thread carries a useful amount of work (the chunks are handed over as they are,
+    never joined: that would copy every byte once more); one batch is held at a time.
 
     When the source fails with one of `cut_by` (the client went away), the bytes that did
     arrive are still yielded, then `cut` is set and the iteration ends.
@@ -198,7 +201,7 @@ class Batches:
         self.cut_by = cut_by
         self.cut = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         pending: list[bytes] = []
         held = 0
         source = aiter(self.chunks)
@@ -210,11 +213,13 @@ class Batches:
             except self.cut_by:
                 self.cut = True
                 break
+            if not chunk:
+                continue
             pending.append(chunk)
             held += len(chunk)
             if held >= self.size:
-                yield b"".join(pending)
-                pending.clear()
+                yield pending
+                pending = []
                 held = 0
-        if held:
-            yield b"".join(pending)
+        if pending:
+            yield pending

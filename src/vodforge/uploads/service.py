@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -139,17 +139,18 @@ class TusPatch:
                 f" {self.remaining} remain of Upload-Length {self.upload.length}"
             )
 
-    def write(self, data: bytes) -> None:
+    def write(self, chunks: Sequence[bytes]) -> None:
         if self._out is None:
             raise Conflict(f"upload {self.upload.id} is complete")
-        if len(data) > self.remaining:
+        if sum(len(chunk) for chunk in chunks) > self.remaining:
             # The whole PATCH is refused: its bytes go, so the offset stays where it was.
             self._out.flush()
             self._out.truncate(self.upload.offset)
             self.written = 0
             raise PayloadTooLarge(f"the PATCH goes past Upload-Length {self.upload.length}")
-        self._out.write(data)
-        self.written += len(data)
+        for chunk in chunks:
+            self._out.write(chunk)
+            self.written += len(chunk)
 
     def finish(self) -> TusUpload:
         """The PATCH body ended: when it was the last byte, the upload becomes a video."""
