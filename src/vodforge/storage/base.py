@@ -217,6 +217,16 @@ class Storage(ABC):
     def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with `prefix`, sorted."""
 
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
+        """Every object under `prefix` with its size and modification time, in key order,
+        yielded as listed so a sweep over a whole bucket never holds it in memory. Backends
+        whose listing carries the metadata (S3, a file system) override this stat per key."""
+        for key in self.list_keys(prefix):
+            try:
+                yield key, self.stat(key)
+            except ObjectNotFound:
+                continue  # deleted between the listing and the stat
+
     @abstractmethod
     def delete_key(self, key: str) -> None:
         """Delete one object; deleting a missing key is not an error."""

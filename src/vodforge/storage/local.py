@@ -92,10 +92,7 @@ class LocalStorage(Storage):
         path = self._existing(key)
         with _storage_errors("read", key):
             info = path.stat()
-        # Size and mtime, as nginx and Apache build theirs: cheap and changes with the file.
-        return ObjectInfo(
-            info.st_size, f"{info.st_size:x}-{info.st_mtime_ns:x}", info.st_mtime_ns / 1e9
-        )
+        return _object_info(info)
 
     def open_range(self, key: str, offset: int, length: int) -> SpanReader:
         check_span(offset, length)
@@ -120,6 +117,14 @@ class LocalStorage(Storage):
 
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(key for key, _ in self._walk(check_prefix(prefix)))
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
+        for key, path in sorted(self._walk(check_prefix(prefix))):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue  # deleted while we walked
+            yield key, _object_info(info)
 
     def delete_key(self, key: str) -> None:
         path = self.local_path(key)
@@ -202,6 +207,13 @@ class LocalStorage(Storage):
             except OSError:  # not empty: an object still lives here
                 return
             directory = directory.parent
+
+
+def _object_info(info: os.stat_result) -> ObjectInfo:
+    # Size and mtime, as nginx and Apache build theirs: cheap and changes with the file.
+    return ObjectInfo(
+        info.st_size, f"{info.st_size:x}-{info.st_mtime_ns:x}", info.st_mtime_ns / 1e9
+    )
 
 
 def _read(handle: BinaryIO, key: str, size: int) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from vodforge.storage.base import (
@@ -20,10 +22,13 @@ from vodforge.storage.base import (
 
 
 class MemoryStorage(Storage):
-    """Objects and their content types in memory; thread-safe, lost with the process."""
+    """Objects, their content types and write times in memory; thread-safe, lost with the
+    process. `clock` stamps writes, so a test can age objects without sleeping."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._objects: dict[str, tuple[bytes, str]] = {}
+        self._modified: dict[str, float] = {}
+        self._clock = clock
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -39,6 +44,7 @@ class MemoryStorage(Storage):
         check_key(key)
         with self._lock:
             self._objects[key] = (bytes(data), content_type or content_type_for(key))
+            self._modified[key] = self._clock()
 
     def download_file(self, key: str, path: Path) -> None:
         data = self.read_bytes(key)
@@ -58,7 +64,9 @@ class MemoryStorage(Storage):
 
     def stat(self, key: str) -> ObjectInfo:
         data = self._get(key)[0]
-        return ObjectInfo(len(data), hashlib.md5(data, usedforsecurity=False).hexdigest())
+        with self._lock:
+            modified = self._modified.get(key)
+        return ObjectInfo(len(data), hashlib.md5(data, usedforsecurity=False).hexdigest(), modified)
 
     def open_range(self, key: str, offset: int, length: int) -> SpanReader:
         check_span(offset, length)
@@ -81,6 +89,7 @@ class MemoryStorage(Storage):
         check_key(key)
         with self._lock:
             self._objects.pop(key, None)
+            self._modified.pop(key, None)
 
     def delete_prefix(self, prefix: str) -> int:
         if not check_prefix(prefix):
@@ -89,6 +98,7 @@ class MemoryStorage(Storage):
             doomed = [key for key in self._objects if key.startswith(prefix)]
             for key in doomed:
                 del self._objects[key]
+                del self._modified[key]
         return len(doomed)
 
     def _get(self, key: str) -> tuple[bytes, str]:

@@ -244,6 +244,23 @@ class S3Storage(Storage):
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(self._list_names(check_prefix(prefix)))
 
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, ObjectInfo]]:
+        # ListObjectsV2 already carries size, ETag and LastModified: no HEAD per key.
+        paginator = self._client.get_paginator("list_objects_v2")
+        strip = len(self.prefix)
+        with self._errors("list", check_prefix(prefix) or None):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    modified = item.get("LastModified")
+                    yield (
+                        str(item["Key"])[strip:],
+                        ObjectInfo(
+                            int(item.get("Size", 0)),
+                            str(item.get("ETag") or "").strip('"') or None,
+                            modified.timestamp() if modified is not None else None,
+                        ),
+                    )
+
     def delete_key(self, key: str) -> None:
         name = self.object_name(key)
         with self._errors("delete", key):
