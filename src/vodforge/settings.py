@@ -45,6 +45,11 @@ class Settings:
     max_workers: int = 10
     worker_concurrency: int = 1
     scale_to_zero_after_s: float = 600.0
+    # Publish the scaling signal (BacklogCount) to this CloudWatch namespace; unset: don't.
+    cloudwatch_namespace: str | None = None
+    # The storage sweep of attempt prefixes no job owns: how often, and how old they must be.
+    sweep_every_s: float = 3600.0
+    sweep_grace_s: float = 3600.0
     ffmpeg_path: str | None = None
     # Threads per encoder; 0 means one per core.
     ffmpeg_threads: int = 0
@@ -150,11 +155,16 @@ class Settings:
             max_workers=int(number("MAX_WORKERS", 10)),
             worker_concurrency=int(number("WORKER_CONCURRENCY", 1)),
             scale_to_zero_after_s=number("SCALE_TO_ZERO_AFTER_S", 600.0),
+            cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE"),
+            sweep_every_s=number("SWEEP_EVERY_S", cls.sweep_every_s),
+            sweep_grace_s=number("SWEEP_GRACE_S", cls.sweep_grace_s),
             ffmpeg_path=get("FFMPEG"),
             ffmpeg_threads=int(number("FFMPEG_THREADS", 0)),
             work=get("WORK") or cls.work,
             limits=limits,
         )
+        if settings.min_workers > settings.max_workers:
+            raise ConfigError("VODFORGE_MIN_WORKERS must not exceed VODFORGE_MAX_WORKERS")
         if executor == "batch" and not (settings.batch_job_queue and settings.batch_job_definition):
             raise ConfigError(
                 "VODFORGE_BATCH_JOB_QUEUE and VODFORGE_BATCH_JOB_DEFINITION are required "

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one API app: job gauges read at scrape time, HTTP latency by route."""
+"""Prometheus metrics of one API app: job gauges and the scaling signal read at scrape time,
+HTTP latency by route."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vodforge.bootstrap import Components
 from vodforge.db.access import reading
 from vodforge.db.tables import jobs
 from vodforge.domain.states import JobState
+from vodforge.operations.scaling import scaling_signal
 
 
 class ApiMetrics:
@@ -23,6 +25,14 @@ class ApiMetrics:
         self.jobs = Gauge("vodforge_jobs", "Jobs by state", ["state"], registry=self.registry)
         self.backlog = Gauge("vodforge_backlog", "QUEUED + RETRY_WAIT jobs", registry=self.registry)
         self.running = Gauge("vodforge_running_jobs", "RUNNING jobs", registry=self.registry)
+        self.busy_workers = Gauge(
+            "vodforge_busy_workers", "Workers running at least one job", registry=self.registry
+        )
+        self.desired_workers = Gauge(
+            "vodforge_desired_workers",
+            "Workers the fleet should have (the scaling signal, SPEC §5)",
+            registry=self.registry,
+        )
         self.http = Histogram(
             "vodforge_http_request_duration_seconds",
             "HTTP request latency by route",
@@ -38,6 +48,9 @@ class ApiMetrics:
             self.jobs.labels(state.value).set(counts.get(state.value, 0))
         self.backlog.set(counts.get("QUEUED", 0) + counts.get("RETRY_WAIT", 0))
         self.running.set(counts.get("RUNNING", 0))
+        decision = scaling_signal(components.repo, components.scaling_policy)
+        self.busy_workers.set(decision.busy_workers)
+        self.desired_workers.set(decision.desired_workers)
 
 
 def route_template(request: Request) -> str:

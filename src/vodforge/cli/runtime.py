@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from vodforge.bootstrap import Components
+from vodforge.cli.fleet import scheduler_housekeeping
 from vodforge.domain.states import JobState, VideoStatus
 from vodforge.errors import ConfigError
 from vodforge.jobs.records import ClaimedJob
@@ -68,7 +69,7 @@ def make_scheduler(components: Components) -> tuple[Scheduler, Leadership]:
         components.repo,
         components.dispatcher,
         scanner_id=new_worker_id("scheduler"),
-        housekeeping=components.housekeeping,
+        housekeeping=scheduler_housekeeping(components),
     )
     if components.settings.is_postgres:
         return scheduler, PostgresLeadership(components.settings.database_url)
