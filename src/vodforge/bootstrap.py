@@ -127,7 +127,12 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
     storage = open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url)
     telemetry = open_telemetry(settings.redis_url, engine)
     executor = open_executor(settings, wakeup)
-    dispatcher = Dispatcher(repo, executor)
+    # A failing submit is tried again with the job retry backoff (10 s, 20 s, ... 10 min).
+    dispatcher = Dispatcher(
+        repo,
+        executor,
+        RetryPolicy(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s),
+    )
     signer = PlaybackSigner(
         playback_secret(settings), base_url=settings.public_url, ttl_s=settings.playback_ttl_s
     )

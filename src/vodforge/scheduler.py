@@ -1,8 +1,9 @@
 """`vodforge scheduler`: periodic maintenance, with one acting instance at a time.
 
 Each tick expires stale leases (counted attempts), dispatches due jobs (new, RETRY_WAIT whose
-backoff ended, failed dispatches), reports dispatches that never started, and now and then
-reconciles. On PostgreSQL an advisory lock elects the acting scheduler; on SQLite a file lock.
+backoff ended, failed dispatches after theirs), asks the executor to terminate runs that ignored
+a cancel, reports dispatches that never started, and now and then reconciles. On PostgreSQL an
+advisory lock elects the acting scheduler; on SQLite a file lock.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class TickReport:
     stalled: list[str] = field(default_factory=list)
     reconciled: list[Fix] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
+    terminated: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class TickReport:
             "stalled": self.stalled,
             "reconciled": [fix.to_json() for fix in self.reconciled],
             "purged": self.purged,
+            "terminated": self.terminated,
         }
 
 
@@ -59,6 +62,7 @@ class Scheduler:
         stall_after_s: float = 600.0,
         reconcile_every: int = 12,
         housekeeping: Callable[[], list[str]] | None = None,
+        cancel_grace_s: float | None = None,
     ) -> None:
         self.repo = repo
         self.dispatcher = dispatcher
@@ -68,6 +72,11 @@ class Scheduler:
         self.scanner_id = scanner_id
         self.stall_after_s = stall_after_s
         self.reconcile_every = reconcile_every
+        # A worker acts on a cancel at its next heartbeat; one still RUNNING after two lease
+        # lifetimes is not going to, so its executor run is terminated from outside.
+        self.cancel_grace_s = cancel_grace_s if cancel_grace_s is not None else 2 * repo.lease_ttl_s
+        # executor_ref -> when terminate was last asked: once per grace period, not per tick.
+        self._terminate_asked: dict[str, float] = {}
         self.ticks = 0
 
     def expire_stale_leases(self) -> list[ExpiredLease]:
@@ -89,6 +98,31 @@ class Scheduler:
         dispatched, failed = self.dispatcher.dispatch_due()
         report.dispatched.extend(dispatched)
         report.dispatch_failures.extend(failed)
+
+    def terminate_overdue_cancels(self, report: TickReport) -> None:
+        """Cancelled RUNNING jobs whose worker did not stop: terminate their executor run.
+        Job state is untouched: the run's SIGTERM gives the lease back (CANCELLED), or the
+        lease expires and the scanner ends the job."""
+        if not self.executor.tracks_dispatch:
+            return  # local workers are stopped by their heartbeat, nothing to terminate
+        now = self.repo.clock()
+        self._terminate_asked = {
+            ref: at for ref, at in self._terminate_asked.items() if now - at < self.cancel_grace_s
+        }
+        for job in self.dispatcher.overdue_cancels(self.cancel_grace_s):
+            ref = job.executor_ref
+            if ref is None or ref in self._terminate_asked:
+                continue
+            reason = (
+                f"vodforge: job {job.id} was cancelled {now - job.updated_at:.0f} s ago "
+                "and its worker did not stop"
+            )
+            try:
+                if self.dispatcher.terminate(job, reason):
+                    self._terminate_asked[ref] = now
+                    report.terminated.append(job.id)
+            except Exception as exc:
+                log.warning("terminating %s (job %s) failed: %s", ref, job.id, exc)
 
     def report_stalled(self, report: TickReport) -> None:
         for job in self.dispatcher.stalled(self.stall_after_s):
@@ -118,6 +152,7 @@ class Scheduler:
     def tick(self) -> TickReport:
         report = TickReport(expired=self.expire_stale_leases())
         self.dispatch_due(report)
+        self.terminate_overdue_cancels(report)
         if self.ticks % self.reconcile_every == 0:
             self.report_stalled(report)
             report.reconciled = self.reconcile(apply=True)

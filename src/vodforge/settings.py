@@ -133,7 +133,12 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             storage_url=storage_url,
-            s3_endpoint_url=get("S3_ENDPOINT_URL"),
+            # boto3's own per-service variable counts too, so one AWS_ENDPOINT_URL_S3 points
+            # every S3 client at a stand-in; resolved here so path-style addressing follows it.
+            s3_endpoint_url=get("S3_ENDPOINT_URL")
+            or env.get("AWS_ENDPOINT_URL_S3")
+            or env.get("AWS_ENDPOINT_URL")
+            or None,
             redis_url=get("REDIS_URL"),
             executor=executor,
             batch_job_queue=get("BATCH_JOB_QUEUE"),

@@ -121,7 +121,8 @@ def cmd_run_job(components: Components, args: argparse.Namespace) -> int:
         log_event(log, Event.IDEMPOTENT_READY, job_id=job_id, video_id=video.id)
         return 0
     worker_id = new_worker_id("run-job")
-    claimed = repo.claim_job_by_id(job_id, worker_id)
+    # AWS Batch names its own job in every container: recorded so a terminate reaches this run.
+    claimed = repo.claim_job_by_id(job_id, worker_id, os.environ.get("AWS_BATCH_JOB_ID"))
     if claimed is None:
         log_event(log, Event.CLAIM_LOST, job_id=job_id, state=repo.get_job(job_id).state.value)
         return 0

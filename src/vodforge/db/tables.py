@@ -102,6 +102,10 @@ jobs = Table(
     Column("executor_ref", Text),
     Column("dispatched_at", Time),
     Column("dispatch_error", Text),
+    # Failed submits in a row, and when the next one may be tried (the dispatcher's backoff);
+    # bookkeeping like dispatched_at, never job state.
+    Column("dispatch_failures", Integer, nullable=False, server_default=text("0")),
+    Column("dispatch_after", Time),
     Column("last_error_code", String(40)),
     Column("last_error_message", Text),
     # Why and by whom the latest transition happened; the job_events trigger copies them so

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from vodforge.executors.base import Executor
+from vodforge.executors.base import Executor, ExecutorStatus
 
 
 class InMemoryExecutor(Executor):
@@ -14,6 +14,7 @@ class InMemoryExecutor(Executor):
         self.dispatched: list[str] = []
         self.fail_next = 0
         self.forgotten: set[str] = set()
+        self.terminated: list[tuple[str, str]] = []
         self._refs = itertools.count(1)
 
     def dispatch(self, job_id: str) -> str | None:
@@ -25,3 +26,14 @@ class InMemoryExecutor(Executor):
 
     def knows(self, executor_ref: str | None) -> bool | None:
         return executor_ref is not None and executor_ref not in self.forgotten
+
+    def status(self, executor_ref: str | None) -> ExecutorStatus | None:
+        if executor_ref is None:
+            return None
+        if any(ref == executor_ref for ref, _ in self.terminated):
+            return ExecutorStatus("TERMINATED")
+        return ExecutorStatus("FORGOTTEN" if executor_ref in self.forgotten else "LIVE")
+
+    def terminate(self, executor_ref: str, reason: str) -> bool:
+        self.terminated.append((executor_ref, reason))
+        return True

@@ -84,7 +84,8 @@ WITH claimed AS (
         state = 'RUNNING', attempt_count = attempt_count + 1,
         lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
         last_heartbeat_at = :now, updated_at = :now,
-        transition_reason = 'claimed', transition_by = :worker
+        transition_reason = 'claimed', transition_by = :worker,
+        executor_ref = coalesce(:ref, executor_ref)
     WHERE id = :job_id
       AND state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= :now
     RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token,
@@ -98,12 +99,15 @@ WITH claimed AS (
 SELECT * FROM claimed
 
 -- claim_job_by_id --
--- The container entry point (run-job JOB_ID) claims exactly the job it was started for.
+-- The container entry point (run-job JOB_ID) claims exactly the job it was started for. A
+-- container that knows its own executor reference (AWS_BATCH_JOB_ID) records it, so a later
+-- terminate reaches the run that holds the lease, not another submit of the same job.
 UPDATE jobs SET
     state = 'RUNNING', attempt_count = attempt_count + 1,
     lease_token = :token, leased_by = :worker, leased_until = :now + :ttl,
     last_heartbeat_at = :now, updated_at = :now,
-    transition_reason = 'claimed', transition_by = :worker
+    transition_reason = 'claimed', transition_by = :worker,
+    executor_ref = coalesce(:ref, executor_ref)
 WHERE id = :job_id
   AND state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= :now
 RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
@@ -257,18 +261,42 @@ WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
 RETURNING video_id, state
 
 -- mark_dispatched --
-UPDATE jobs SET dispatched_at = :now, executor_ref = :ref, dispatch_error = NULL
+UPDATE jobs SET dispatched_at = :now, executor_ref = :ref, dispatch_error = NULL,
+    dispatch_failures = 0, dispatch_after = NULL
 WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
 
--- record_dispatch_error --
-UPDATE jobs SET dispatched_at = NULL, dispatch_error = :error
+-- record_dispatch_failure --
+-- The submit failed: the job stays waiting with the error, and is tried again once
+-- dispatch_after has passed (the dispatcher's backoff grows with dispatch_failures).
+UPDATE jobs SET dispatched_at = NULL, dispatch_error = :error,
+    dispatch_failures = dispatch_failures + 1, dispatch_after = :after
+WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
+RETURNING dispatch_failures
+
+-- delay_dispatch --
+UPDATE jobs SET dispatch_after = :after
+WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT') AND dispatched_at IS NULL
+
+-- forget_dispatch --
+-- Reconcile found the executor does not know the job: hand it over again at the next pass.
+UPDATE jobs SET dispatched_at = NULL, dispatch_error = :error, dispatch_after = NULL
 WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
 
 -- jobs_due_for_dispatch --
 SELECT id FROM jobs
 WHERE state IN ('QUEUED', 'RETRY_WAIT') AND dispatched_at IS NULL
-  AND run_after <= :now
+  AND run_after <= :now AND (dispatch_after IS NULL OR dispatch_after <= :now)
 ORDER BY priority, created_at
+LIMIT :batch
+
+-- overdue_cancels --
+-- RUNNING jobs whose cancel the worker has not acted on within the grace period. While a job
+-- runs nothing but cancel_job touches updated_at (heartbeats move only the lease), so
+-- updated_at is when the cancel was requested.
+SELECT id FROM jobs
+WHERE state = 'RUNNING' AND cancel_requested AND executor_ref IS NOT NULL
+  AND updated_at < :before
+ORDER BY updated_at
 LIMIT :batch
 
 -- stalled_dispatches --

@@ -41,6 +41,8 @@ class JobRecord:
     executor_ref: str | None
     dispatched_at: float | None
     dispatch_error: str | None
+    dispatch_failures: int
+    dispatch_after: float | None
     last_error_code: str | None
     last_error_message: str | None
     created_at: float

@@ -221,8 +221,11 @@ class JobRepository:
         """Take the fairest eligible job, or None when there is nothing to do."""
         return self._claim("claim_job", worker_id)
 
-    def claim_job_by_id(self, job_id: str, worker_id: str) -> ClaimedJob | None:
-        return self._claim("claim_job_by_id", worker_id, job_id=job_id)
+    def claim_job_by_id(
+        self, job_id: str, worker_id: str, executor_ref: str | None = None
+    ) -> ClaimedJob | None:
+        """Claim exactly this job (run-job); `executor_ref` names the run that holds it."""
+        return self._claim("claim_job_by_id", worker_id, job_id=job_id, ref=executor_ref)
 
     def _claim(self, statement: str, worker_id: str, **params: Any) -> ClaimedJob | None:
         now = self.clock()

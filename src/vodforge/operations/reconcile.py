@@ -132,4 +132,4 @@ def apply_fix(repo: JobRepository, dispatcher: Dispatcher, fix: Fix) -> bool:
         return True
     assert fix.job_id is not None
     # Clearing dispatched_at makes the scheduler dispatch it again on its next tick.
-    return dispatcher.record_error(fix.job_id, f"reconcile: {fix.why}")
+    return dispatcher.forget(fix.job_id, f"reconcile: {fix.why}")
