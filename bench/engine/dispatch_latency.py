@@ -5,8 +5,9 @@ one idle worker waits; latency is the RUNNING event's `at` minus the QUEUED even
 (both time.time() on this machine, in two processes). Three set-ups:
 
   postgresql, worker process   a real `vodforge worker`, woken by LISTEN/NOTIFY
-  sqlite, worker process       a real `vodforge worker`: no cross-process wake-up, so it
-                               finds jobs on its poll (VODFORGE_POLL_INTERVAL_S, default 1 s)
+  sqlite, worker process       a real `vodforge worker`, woken by its SQLite watcher (the
+                               file's PRAGMA data_version read every 25 ms); before the
+                               watcher it found jobs on its 1 s poll
   sqlite, in-process worker    a runtime.Worker thread sharing the repository's Wakeup
 
     .venv/bin/python -m bench.engine.dispatch_latency [--quick] [--jobs N]
@@ -173,7 +174,7 @@ def main() -> None:
                 latencies = measure(JobRepository(engine), count, rng, log)
         finally:
             engine.dispose()
-        report("sqlite, worker process (1 s poll)", latencies)
+        report("sqlite, worker process (data_version)", latencies)
 
         sqlite_url = f"sqlite:///{root / 'sqlite-b' / 'vodforge.db'}"
         engine = make_engine(sqlite_url)

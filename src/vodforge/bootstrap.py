@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from vodforge.db.engine import make_engine
 from vodforge.db.migrate import current_revision, upgrade_if_needed
-from vodforge.db.wakeup import PostgresListener, Wakeup
+from vodforge.db.wakeup import PostgresListener, SqliteWatcher, Wakeup
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.scaling import ScalingPolicy
 from vodforge.errors import ConfigError
@@ -60,7 +60,7 @@ class Components:
     tenants: TenantService
     signer: PlaybackSigner
     uploads: UploadService
-    _listener: PostgresListener | None = field(default=None, repr=False)
+    _listener: PostgresListener | SqliteWatcher | None = field(default=None, repr=False)
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -104,10 +104,18 @@ class Components:
         return done
 
     def listen_for_jobs(self) -> None:
-        """On PostgreSQL, wake this process's workers on NOTIFY from other processes."""
-        if self.settings.is_postgres and self._listener is None:
-            self._listener = PostgresListener(self.settings.database_url, self.wakeup)
-            self._listener.start()
+        """Wake this process's workers when another process queues a job: NOTIFY on
+        PostgreSQL, the database file's data_version on SQLite."""
+        if self._listener is not None:
+            return
+        url = self.settings.database_url
+        if self.settings.is_postgres:
+            self._listener = PostgresListener(url, self.wakeup)
+        elif url.startswith("sqlite:///") and ":memory:" not in url:
+            self._listener = SqliteWatcher(url.removeprefix("sqlite:///"), self.wakeup)
+        else:
+            return
+        self._listener.start()
 
     def close(self) -> None:
         if self._listener is not None:

@@ -2,14 +2,19 @@
 
 In-process workers (the embedded mode) are woken by a threading signal the repository sets
 after commit. On PostgreSQL the repository also sends NOTIFY inside the transaction, and a
-listener thread turns notifications from other processes into the same signal. Workers still
-poll slowly as a fallback, so a lost notification only costs one poll interval.
+listener thread turns notifications from other processes into the same signal. SQLite has no
+NOTIFY: a watcher thread reads the file's `PRAGMA data_version` every few tens of milliseconds
+(it changes whenever another connection commits) and, when it changed and a job is claimable,
+raises the same signal. Workers still poll slowly as a fallback, so a lost notification only
+costs one poll interval.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+import time
 
 CHANNEL = "vodforge_jobs"
 log = logging.getLogger(__name__)
@@ -69,3 +74,67 @@ class PostgresListener:
             except psycopg.Error as exc:
                 log.warning("LISTEN connection lost, reconnecting: %s", exc)
                 self._stopping.wait(1.0)
+
+
+class SqliteWatcher:
+    """Forwards commits of other processes to an SQLite file to a Wakeup.
+
+    `PRAGMA data_version` is answered from the file's header (or the WAL index) without a
+    lock, so polling it every `interval_s` costs next to nothing. Not every commit queues a
+    job (heartbeats, progress): a change wakes the workers only when a job is claimable, so an
+    idle worker does not take SQLite's write lock for a claim on every heartbeat of its peers.
+    """
+
+    # The claim's own test (a partial index covers it); run_after <= now, as the claim has it.
+    CLAIMABLE = (
+        "SELECT 1 FROM jobs WHERE state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= ? LIMIT 1"
+    )
+
+    def __init__(self, path: str, wakeup: Wakeup, *, interval_s: float = 0.025) -> None:
+        self._path = path
+        self._wakeup = wakeup
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-watcher", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._watch()
+            except sqlite3.Error as exc:
+                log.warning("watching %s for new jobs failed, retrying: %s", self._path, exc)
+                self._stopping.wait(1.0)
+
+    def _watch(self) -> None:
+        # Autocommit (isolation_level=None): no read transaction stays open, so every PRAGMA
+        # sees the latest commit and the watcher never holds up a WAL checkpoint.
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 1000")
+            seen = self._data_version(conn)
+            self._ready.set()
+            # Jobs queued before we started would otherwise wait for a poll.
+            self._wakeup.signal()
+            while not self._stopping.wait(self._interval_s):
+                version = self._data_version(conn)
+                if version == seen:
+                    continue
+                seen = version
+                if conn.execute(self.CLAIMABLE, (time.time(),)).fetchone() is not None:
+                    self._wakeup.signal()
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _data_version(conn: sqlite3.Connection) -> int:
+        row = conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])

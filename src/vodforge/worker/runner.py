@@ -19,6 +19,7 @@ from vodforge.logs import Event, log_event
 from vodforge.pipeline.context import JobContext, Work, WorkDeps
 from vodforge.process import StopToken
 from vodforge.worker.heartbeat import CANCELLED, SHUTDOWN, Heartbeat
+from vodforge.worker.scratch import scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ class JobRunner:
 
     def run(self, job: ClaimedJob, stop: StopToken) -> Outcome:
         started = time.monotonic()
-        scratch = self.scratch_root / f"{job.id}-{job.attempt}"
-        scratch.mkdir(parents=True, exist_ok=True)
+        scratch = scratch_dir(self.scratch_root, job.id, job.attempt)
         heartbeat = Heartbeat(
             self.repo,
             job,
@@ -90,6 +90,9 @@ class JobRunner:
         error: BaseException | None = None
         package: dict[str, Any] | None = None
         try:
+            # Inside the try: whatever happens from here, the finally removes the directory
+            # (a worker killed outright leaves it to sweep_stale_scratch at the next start).
+            scratch.mkdir(parents=True, exist_ok=True)
             package = self.work(self.context_factory(job, stop, scratch)).package
         except StopRequested:
             pass

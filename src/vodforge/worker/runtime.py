@@ -15,6 +15,7 @@ from vodforge.logs import Event, log_event
 from vodforge.process import StopToken
 from vodforge.worker.heartbeat import SHUTDOWN
 from vodforge.worker.runner import JobRunner
+from vodforge.worker.scratch import sweep_stale_scratch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ class Worker:
         return self._shutdown.is_set()
 
     def start(self) -> None:
+        try:
+            # Attempts whose worker died on this host left their files behind.
+            sweep_stale_scratch(self.repo, self.runner.scratch_root)
+        except Exception as exc:
+            log.warning("sweeping stale scratch directories failed: %s", exc)
         log_event(log, Event.WORKER_STARTED, worker_id=self.worker_id, concurrency=self.concurrency)
         for slot in range(self.concurrency):
             thread = threading.Thread(target=self._slot, args=(slot,), name=f"slot-{slot}")
