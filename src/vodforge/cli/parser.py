@@ -8,7 +8,16 @@ from typing import Any
 
 from vodforge import __version__
 from vodforge.cli import arguments as a
-from vodforge.cli import operations, runtime, scaling, serve, tenants, transcode, videos
+from vodforge.cli import (
+    operations,
+    operator,
+    runtime,
+    scaling,
+    serve,
+    tenants,
+    transcode,
+    videos,
+)
 from vodforge.cli.arguments import CliParser
 from vodforge.cli.loglines import LOG_FORMATS
 from vodforge.tenants.service import DEFAULT_TENANT
@@ -150,4 +159,5 @@ def build_parser() -> argparse.ArgumentParser:
         under=tenant,
     )
     c.add_argument("name", type=a.tenant_name, metavar="NAME")
+    operator.register(add)
     return parser

@@ -13,10 +13,12 @@ from rich.console import Group
 from rich.text import Text
 
 from vodforge.bootstrap import Components
+from vodforge.cli.operator import job_runs_text
 from vodforge.cli.output import emit, status_text, video_table
 from vodforge.cli.progress import ProgressBar
 from vodforge.domain.states import VideoStatus
 from vodforge.errors import NotFound
+from vodforge.operations.job_runs import job_runs
 from vodforge.tenants.repository import Tenant
 from vodforge.tenants.service import DEFAULT_TENANT
 from vodforge.videos.views import iso
@@ -47,6 +49,7 @@ def cmd_status(components: Components, args: argparse.Namespace) -> int:
     data = components.videos.show(args.video_id)
     if args.events:
         data["events"] = [e.to_json() for e in components.videos.events(args.video_id)]
+        data["jobs"] = job_runs(components.repo, components.executor, args.video_id)
     text = status_text(data)
     for event in data.get("events", []):
         text.append(
@@ -55,6 +58,7 @@ def cmd_status(components: Components, args: argparse.Namespace) -> int:
         )
         if event["reason"]:
             text.append(f" ({event['reason']})")
+    text.append(job_runs_text(data.get("jobs", [])))
     emit(data, as_json=args.json, text=text)
     return 0
 
