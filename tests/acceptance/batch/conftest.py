@@ -66,10 +66,12 @@ class BatchDeployment:
     def batch(self) -> Any:
         return batch_client(self.endpoint)
 
-    def runner(self, **options: Any) -> AbstractContextManager[BatchRunner]:
+    def runner(
+        self, queue: str | None = None, **options: Any
+    ) -> AbstractContextManager[BatchRunner]:
         return batch_runner(
             self.endpoint,
-            self.setup.queue,
+            queue or self.setup.queue,
             self.tmp,
             secret_values=self.secret_values,
             **options,
