@@ -114,6 +114,7 @@ async def receive_form(request: Request, boundary: bytes, staged: Path, limit: i
     status_code=201,
     response_model=DirectUploadOut,
     summary="Start a direct upload to S3: a PENDING_UPLOAD video and a URL to PUT the file to",
+    responses={413: {"model": ErrorOut}},
 )
 def start_direct_upload(
     body: DirectUploadIn, components: ComponentsDep, tenant: TenantDep
