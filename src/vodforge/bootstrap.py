@@ -38,6 +38,9 @@ from vodforge.tenants.service import TenantService
 from vodforge.uploads.service import UploadService
 from vodforge.videos.repository import VideoRepository
 from vodforge.videos.service import VideoService
+from vodforge.webhooks.delivery import BackgroundDelivery, DeliveryPolicy, WebhookDeliverer
+from vodforge.webhooks.repository import WebhookRepository
+from vodforge.webhooks.service import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,9 @@ class Components:
     tenants: TenantService
     signer: PlaybackSigner
     uploads: UploadService
+    webhooks: WebhookService
+    # The scheduler's webhook step (sends on its own threads; see webhooks/delivery.py).
+    webhook_delivery: BackgroundDelivery
     _listener: PostgresListener | SqliteWatcher | None = field(default=None, repr=False)
 
     @property
@@ -93,10 +99,14 @@ class Components:
 
     def housekeeping(self) -> list[str]:
         """The scheduler's maintenance pass: finish deletes and drop abandoned direct uploads
-        (videos), drop abandoned tus uploads and staging files (uploads). One failing does not
-        keep the other from running."""
+        (videos), drop abandoned tus uploads and staging files (uploads), send due webhooks
+        (in the background). One failing does not keep the others from running."""
         done: list[str] = []
-        for task in (self.videos.purge_deleted, self.uploads.remove_abandoned):
+        for task in (
+            self.videos.purge_deleted,
+            self.uploads.remove_abandoned,
+            self.webhook_delivery.step,
+        ):
             try:
                 done.extend(task())
             except Exception:
@@ -120,6 +130,7 @@ class Components:
     def close(self) -> None:
         if self._listener is not None:
             self._listener.stop()
+        self.webhook_delivery.deliverer.close()
         self.engine.dispose()
 
 
@@ -154,6 +165,14 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
         signer=signer,
         max_upload_bytes=settings.limits.max_file_bytes,
     )
+    webhooks_repo = WebhookRepository(engine)
+    deliverer = WebhookDeliverer(
+        webhooks_repo,
+        tenants_repo,
+        videos,
+        allow_private=settings.webhook_allow_private,
+        policy=DeliveryPolicy(retry_window_s=settings.webhook_retry_window_s),
+    )
     return Components(
         settings=settings,
         engine=engine,
@@ -171,6 +190,13 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
         uploads=UploadService(
             videos=videos, root=settings.uploads_dir, expiry_s=settings.upload_expiry_s
         ),
+        webhooks=WebhookService(
+            webhooks_repo,
+            tenants_repo,
+            allow_private=settings.webhook_allow_private,
+            retry_window_s=settings.webhook_retry_window_s,
+        ),
+        webhook_delivery=BackgroundDelivery(deliverer),
     )
 
 

@@ -50,6 +50,11 @@ class Settings:
     # The storage sweep of attempt prefixes no job owns: how often, and how old they must be.
     sweep_every_s: float = 3600.0
     sweep_grace_s: float = 3600.0
+    # Webhook URLs may resolve to loopback, private or link-local addresses (the SSRF guard
+    # is off): true by default in the embedded mode only, where the receiver is often local.
+    webhook_allow_private: bool = False
+    # A webhook event is retried with backoff for this long after it happened, then FAILED.
+    webhook_retry_window_s: float = 86400.0
     ffmpeg_path: str | None = None
     # Threads per encoder; 0 means one per core.
     ffmpeg_threads: int = 0
@@ -95,6 +100,16 @@ class Settings:
             if minimum is not None and value < minimum:
                 raise ConfigError(f"VODFORGE_{name} must be at least {minimum:g}, got {raw!r}")
             return value
+
+        def flag(name: str, default: bool) -> bool:
+            raw = get(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"VODFORGE_{name} must be true or false, got {raw!r}")
 
         data_dir = Path(get("DATA_DIR") or "./vodforge-data").absolute()
         database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'vodforge.db'}"
@@ -163,6 +178,8 @@ class Settings:
             cloudwatch_namespace=get("CLOUDWATCH_NAMESPACE"),
             sweep_every_s=number("SWEEP_EVERY_S", cls.sweep_every_s),
             sweep_grace_s=number("SWEEP_GRACE_S", cls.sweep_grace_s),
+            webhook_allow_private=flag("WEBHOOK_ALLOW_PRIVATE", default=embedded),
+            webhook_retry_window_s=number("WEBHOOK_RETRY_WINDOW_S", cls.webhook_retry_window_s),
             ffmpeg_path=get("FFMPEG"),
             ffmpeg_threads=int(number("FFMPEG_THREADS", 0)),
             work=get("WORK") or cls.work,

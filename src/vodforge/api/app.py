@@ -8,7 +8,7 @@ from vodforge import __version__
 from vodforge.api.cors import install_cors
 from vodforge.api.errors import install_error_handlers
 from vodforge.api.metrics import ApiMetrics, install_metrics
-from vodforge.api.routes import internal, ops, playback, tus, uploads, videos
+from vodforge.api.routes import internal, ops, playback, tus, uploads, videos, webhooks
 from vodforge.bootstrap import Components
 
 DESCRIPTION = """\
@@ -36,6 +36,7 @@ def create_app(components: Components) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(tus.router)
     app.include_router(videos.router)
+    app.include_router(webhooks.router)
     app.include_router(playback.router)
     app.include_router(internal.router)
     app.include_router(ops.router)

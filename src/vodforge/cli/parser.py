@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         under=tenant,
     )
     c.add_argument("name", type=a.tenant_name, metavar="NAME")
+    c.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="send this tenant's video events here, signed with a new secret (shown once)",
+    )
     c = add(
         "rotate-key",
         tenants.cmd_tenants_rotate_key,

@@ -165,3 +165,60 @@ video_progress = Table(
     Column("updated_at", Time, nullable=False),
     Column("heartbeat_at", Time),
 )
+
+# The webhook outbox (migration 0004). A row is written by database triggers on `videos` in the
+# transaction that changes the video (status to READY/FAILED/CANCELLED, or deleted_at set), so
+# no code path can change a video without its event; `snapshot` is the video row as it was
+# then, because the video may be purged before the first delivery attempt. `id` is the
+# webhook-id every attempt sends; `seq` orders events and pages the delivery log.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("tenant_id", UUID, ForeignKey("tenants.id"), nullable=False),
+    # No foreign key: the delivery log outlives a purged video.
+    Column("video_id", UUID, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", Time, nullable=False),
+    Column("snapshot", Text, nullable=False),
+    # The exact body, composed once at the first attempt so every retry sends the same bytes.
+    Column("payload", Text),
+    Column("state", String(20), nullable=False, server_default=text("'PENDING'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # When a PENDING event is due; while an attempt runs, the end of that attempt's lease.
+    Column("next_attempt_at", Time, nullable=False),
+    # Set by the attempt that holds the event; fences its result write.
+    Column("claim_token", String(36)),
+    # Retries stop here (occurred_at + the retry window unless a redelivery moved it).
+    Column("retry_until", Time),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", Time),
+    Column("updated_at", Time, nullable=False),
+    Index(None, "tenant_id", "seq"),
+    Index(
+        "ix_webhook_events_due",
+        "next_attempt_at",
+        postgresql_where=text("state = 'PENDING'"),
+        sqlite_where=text("state = 'PENDING'"),
+    ),
+)
+
+# Every delivery attempt: the log behind GET /v1/webhooks/deliveries/{id}.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("event_id", String(40), ForeignKey("webhook_events.id"), nullable=False),
+    Column("at", Time, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_s", Float, nullable=False),
+    Index(None, "event_id", "id"),
+)

@@ -1,11 +1,11 @@
-"""The tenants table: create, look up by name or by key hash, rotate keys."""
+"""The tenants table: create, look up by name or by key hash, rotate keys, webhook endpoints."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,16 @@ class Tenant:
 
 
 @dataclass(frozen=True)
+class WebhookEndpoint:
+    """Where a tenant's webhooks go and the secret that signs them. The secret is stored as
+    it is: signing needs it in the clear (a hash would not do), and see the README."""
+
+    url: str
+    secret: str = field(repr=False)
+    tenant_name: str = ""
+
+
+@dataclass(frozen=True)
 class TenantCredentials:
     tenant: Tenant
     api_key_hash: str
@@ -33,7 +43,10 @@ class TenantRepository:
         self.engine = engine
         self.clock = clock
 
-    def insert(self, name: str, api_key_hash: str, webhook_url: str | None = None) -> Tenant:
+    def insert(
+        self, name: str, api_key_hash: str, webhook: WebhookEndpoint | None = None
+    ) -> Tenant:
+        webhook_url = webhook.url if webhook else None
         tenant = Tenant(id=str(uuid.uuid4()), name=name, webhook_url=webhook_url)
         try:
             with writing(self.engine) as conn:
@@ -45,6 +58,7 @@ class TenantRepository:
                         name=name,
                         api_key_hash=api_key_hash,
                         webhook_url=webhook_url,
+                        webhook_secret=webhook.secret if webhook else None,
                         created_at=self.clock(),
                     )
                 )
@@ -95,6 +109,34 @@ class TenantRepository:
             )
         if row is None:
             raise NotFound(f"tenant {name!r} not found")
+        return _tenant(row)
+
+    def webhook_endpoint(self, tenant_id: str) -> WebhookEndpoint | None:
+        """The tenant's webhook URL and secret, or None when webhooks are off."""
+        with reading(self.engine) as conn:
+            row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
+        if row is None or not row["webhook_url"] or not row["webhook_secret"]:
+            return None
+        return WebhookEndpoint(row["webhook_url"], row["webhook_secret"], row["name"])
+
+    def set_webhook(self, tenant_id: str, webhook: WebhookEndpoint | None) -> Tenant:
+        """Point the tenant's webhooks at a URL with a secret, or turn them off (None)."""
+        with writing(self.engine) as conn:
+            row = (
+                conn.execute(
+                    update(tenants)
+                    .where(tenants.c.id == tenant_id)
+                    .values(
+                        webhook_url=webhook.url if webhook else None,
+                        webhook_secret=webhook.secret if webhook else None,
+                    )
+                    .returning(*tenants.c)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"tenant {tenant_id} not found")
         return _tenant(row)
 
 

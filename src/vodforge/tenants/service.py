@@ -8,7 +8,7 @@ import re
 import secrets
 
 from vodforge.errors import Conflict, InvalidRequest, Unauthorized
-from vodforge.tenants.repository import Tenant, TenantRepository
+from vodforge.tenants.repository import Tenant, TenantRepository, WebhookEndpoint
 
 DEFAULT_TENANT = "default"
 KEY_PREFIX = "vf_"
@@ -37,10 +37,11 @@ class TenantService:
     def __init__(self, tenants: TenantRepository) -> None:
         self.tenants = tenants
 
-    def create(self, name: str, webhook_url: str | None = None) -> tuple[Tenant, str]:
-        """A new tenant and its API key; the key is returned once and only its hash kept."""
+    def create(self, name: str, webhook: WebhookEndpoint | None = None) -> tuple[Tenant, str]:
+        """A new tenant and its API key; the key is returned once and only its hash kept.
+        `webhook` is an endpoint the webhook service has checked (URL) and made (secret)."""
         api_key = new_api_key()
-        tenant = self.tenants.insert(check_tenant_name(name), hash_api_key(api_key), webhook_url)
+        tenant = self.tenants.insert(check_tenant_name(name), hash_api_key(api_key), webhook)
         return tenant, api_key
 
     def rotate_key(self, name: str) -> tuple[Tenant, str]:

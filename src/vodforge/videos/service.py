@@ -127,7 +127,9 @@ class VideoService:
             progress = self.telemetry.read_progress(video.tenant_id, video.id)
         playback = thumbnail = None
         package = video.package
-        if video.status is VideoStatus.READY and package:
+        # A package without a master (work that publishes no HLS, as in engine tests) has
+        # nothing to play; describing it must not fail.
+        if video.status is VideoStatus.READY and package and package.get("master"):
             prefix = package["prefix"]
             playback = self.signer.url(video.id, prefix, _relative(package["master"], prefix))
             if package.get("thumbnail"):

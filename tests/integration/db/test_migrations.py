@@ -27,5 +27,7 @@ def test_job_event_triggers_exist(engine: Engine) -> None:
                 " WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal"
             )
         else:
-            rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            rows = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'jobs'"
+            )
         assert {row[0] for row in rows} == {"job_created_event", "job_transition_event"}

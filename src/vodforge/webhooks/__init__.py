@@ -1,0 +1,1 @@
+"""Signed webhooks to tenants, delivered from the outbox the videos triggers write."""
