@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 from tests.support.cli import cli_env, log_events, run_cli, run_json
+from vodforge.db.migrate import HEAD_REVISION
 
 
 def test_operator_commands(database_url: str, tmp_path: Path) -> None:
     env = cli_env(database_url, tmp_path / "data")
     if database_url.startswith("postgresql"):
         upgrade = run_cli(["db", "upgrade"], env)
-        assert upgrade.returncode == 0 and "revision 0002" in upgrade.stdout
+        assert upgrade.returncode == 0 and f"revision {HEAD_REVISION}" in upgrade.stdout
 
     created = run_json(["tenants", "create", "acme"], env)
     assert set(created) == {"tenant", "api_key"} and created["tenant"] == "acme"
