@@ -18,7 +18,9 @@ internal_header = APIKeyHeader(
 )
 
 
-def get_components(request: Request) -> Components:
+async def get_components(request: Request) -> Components:
+    # async: no I/O here, and a plain `def` dependency would cost a hop through the thread
+    # pool on every request.
     components: Components = request.app.state.components
     return components
 

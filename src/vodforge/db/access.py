@@ -17,7 +17,16 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction (SQLite: a plain BEGIN that never blocks writers)."""
+    """Reads that never write.
+
+    PostgreSQL: in autocommit, so a read is one round trip (no BEGIN, no ROLLBACK); under
+    READ COMMITTED every statement takes its own snapshot anyway, in a transaction or not.
+    SQLite: a plain BEGIN that never blocks writers, and gives the reads one snapshot.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        return
     with engine.connect() as conn:
         conn = conn.execution_options(vodforge_read_only=True)
         yield conn
