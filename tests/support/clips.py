@@ -1,22 +1,49 @@
-"""Generates small test videos with ffmpeg's lavfi sources (testsrc2 picture, sine audio)."""
+"""Generates small test videos with ffmpeg's lavfi sources (testsrc2 picture, sine audio).
+
+Fixtures are made by the ffmpeg the product uses (PATH first, else the bundled one), except
+where a fixture needs a newer ffmpeg than the one on PATH: then the bundled imageio-ffmpeg
+build makes it, so the tests run on a machine whose system ffmpeg is old (Debian 12: 5.1).
+"""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from pathlib import Path
 
+from vodforge.media.capabilities import Version, parse_version
 from vodforge.media.ffmpeg import find_ffmpeg
 
 CODEC_FOR_CONTAINER = {"mp4": "libx264", "mov": "libx264", "mkv": "libx264", "ts": "libx264"}
+# -display_rotation (a display matrix on an input, kept by stream copy) came with ffmpeg 6.0.
+DISPLAY_ROTATION: Version = (6, 0, 0)
 
 
 def ffmpeg_exe() -> str:
     return find_ffmpeg()
 
 
-def run_ffmpeg(*args: str) -> None:
-    """Run ffmpeg for a fixture; fail loudly with its stderr if it does not succeed."""
-    argv = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+@functools.cache
+def ffmpeg_for(minimum: Version | None = None) -> str:
+    """The product's ffmpeg when it is at least `minimum`, else the bundled build."""
+    found = find_ffmpeg()
+    if minimum is None:
+        return found
+    done = subprocess.run(
+        [found, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30
+    )
+    version = parse_version(done.stdout.partition("\n")[0])
+    if version is None or version >= minimum:  # None: a build from git master, newest there is
+        return found
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def run_ffmpeg(*args: str, needs: Version | None = None) -> None:
+    """Run ffmpeg for a fixture (one at least `needs`, when given); fail loudly with its
+    stderr if it does not succeed."""
+    argv = [ffmpeg_for(needs), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"fixture ffmpeg failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -67,7 +94,10 @@ def make_clip(
     run_ffmpeg(*args, "-t", str(duration_s), str(target))
     if rotate is not None:
         # -display_rotation counts anticlockwise; stream copy keeps the pixels as stored.
-        run_ffmpeg("-display_rotation", str(-rotate), "-i", str(target), "-c", "copy", str(path))
+        run_ffmpeg(
+            "-display_rotation", str(-rotate), "-i", str(target), "-c", "copy", str(path),
+            needs=DISPLAY_ROTATION,
+        )  # fmt: skip
         target.unlink()
     return path
 
