@@ -14,6 +14,7 @@ from vodforge.bootstrap import Components
 from vodforge.db.access import reading
 from vodforge.db.tables import jobs
 from vodforge.domain.states import JobState
+from vodforge.jobs.records import Backlog
 from vodforge.operations.scaling import scaling_signal
 
 
@@ -46,9 +47,14 @@ class ApiMetrics:
             counts: dict[str, int] = {row[0]: int(row[1]) for row in rows}
         for state in JobState:
             self.jobs.labels(state.value).set(counts.get(state.value, 0))
-        self.backlog.set(counts.get("QUEUED", 0) + counts.get("RETRY_WAIT", 0))
-        self.running.set(counts.get("RUNNING", 0))
-        decision = scaling_signal(components.repo, components.scaling_policy)
+        backlog = Backlog(
+            queued=counts.get("QUEUED", 0),
+            retry_wait=counts.get("RETRY_WAIT", 0),
+            running=counts.get("RUNNING", 0),
+        )
+        self.backlog.set(backlog.backlog)
+        self.running.set(backlog.running)
+        decision = scaling_signal(components.repo, components.scaling_policy, backlog)
         self.busy_workers.set(decision.busy_workers)
         self.desired_workers.set(decision.desired_workers)
 

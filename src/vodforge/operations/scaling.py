@@ -11,11 +11,15 @@ from vodforge.db.access import reading
 from vodforge.db.tables import job_events, jobs
 from vodforge.domain.scaling import ScalingDecision, ScalingPolicy, decide_workers, worker_of_lease
 from vodforge.domain.states import JobState
+from vodforge.jobs.records import Backlog
 from vodforge.jobs.repository import JobRepository
 
 
-def scaling_signal(repo: JobRepository, policy: ScalingPolicy) -> ScalingDecision:
-    backlog = repo.backlog()
+def scaling_signal(
+    repo: JobRepository, policy: ScalingPolicy, backlog: Backlog | None = None
+) -> ScalingDecision:
+    """The decision now; `backlog` when the caller has just counted the jobs by state."""
+    backlog = backlog or repo.backlog()
     idle_for: float | None = None
     with reading(repo.engine) as conn:
         # RUNNING rows only (a partial index): as many as the fleet has busy slots.

@@ -10,6 +10,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from vodforge.domain.scaling import worker_of_lease
 from vodforge.domain.states import JobState
 from vodforge.jobs.repository import JobRepository
 
@@ -59,7 +60,7 @@ def sweep_stale_scratch(repo: JobRepository, root: Path, host: str | None = None
 def _dead_here(leased_by: str | None, host: str) -> bool:
     """True when the lease holder (`kind:host:pid:nonce[/slot]`, see new_worker_id) is a
     process of this host that no longer exists."""
-    parts = (leased_by or "").split("/", 1)[0].split(":")
+    parts = worker_of_lease(leased_by or "").split(":")
     if len(parts) != 4 or parts[1] != host or not parts[2].isdigit():
         return False
     try:
