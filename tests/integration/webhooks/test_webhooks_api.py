@@ -149,3 +149,15 @@ def test_redelivery_needs_webhooks_on(
     client.delete(ENDPOINT, headers=alice.headers)
     response = client.post(f"{DELIVERIES}/{item['id']}/redeliver", headers=alice.headers)
     assert_error(response, 409, "CONFLICT")
+
+
+def test_the_scheduler_housekeeping_of_a_deployment_delivers(
+    client: TestClient, components: Components, alice: TenantKey, hook: Receiver
+) -> None:
+    """The composition root wires delivery into the housekeeping the scheduler runs."""
+    secret = client.put(ENDPOINT, json={"url": hook.url}, headers=alice.headers).json()["secret"]
+    video_id = ready_video(components, "alice")
+    assert components.housekeeping() == []  # sending happens on the step's own threads
+    assert components.webhook_delivery.wait_idle(30)
+    [request] = hook.received
+    assert Webhook(secret).verify(request.body, request.headers)["data"]["id"] == video_id
