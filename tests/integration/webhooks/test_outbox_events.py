@@ -178,3 +178,19 @@ def test_the_event_is_part_of_the_transaction_of_the_change(
         pass
     with engine.connect() as conn:
         assert conn.execute(select(webhook_events)).first() is None
+
+
+def test_the_outbox_triggers_exist(engine: Engine) -> None:
+    """On SQLite a migration that alters `videos` in batch mode (a table copy) would drop
+    these silently, and events would stop without an error: this names the cause."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            rows = conn.exec_driver_sql(
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = 'videos'::regclass AND NOT tgisinternal"
+            )
+        else:
+            rows = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'videos'"
+            )
+        assert {row[0] for row in rows} == {"video_status_webhook", "video_deleted_webhook"}
