@@ -19,7 +19,8 @@ EC2_TYPES = {"EC2", "SPOT"}
 FARGATE_TYPES = {"FARGATE", "FARGATE_SPOT"}
 API_FIX = (
     "check AWS credentials and region (AWS_REGION), network access to the Batch endpoint "
-    "(AWS_ENDPOINT_URL_BATCH for a stand-in), and that this role may call batch:Describe*"
+    "(AWS_ENDPOINT_URL_BATCH for a stand-in), and that this role may call batch:Describe* "
+    "and batch:ListJobs"
 )
 
 
@@ -50,10 +51,17 @@ def batch_checks(
         return checks
     try:
         checks.append(check_compute_environments(client, queue_info, shape))
+    except Exception as exc:
+        checks.append(_call_failed("batch.compute_environments", exc))
+    try:
         checks.append(check_runnable_jobs(client, queue, runnable_after_s, now))
     except Exception as exc:
-        checks.append(Check("batch.api", False, f"a Batch call failed: {first_line(exc)}", API_FIX))
+        checks.append(_call_failed("batch.runnable_jobs", exc))
     return checks
+
+
+def _call_failed(name: str, exc: Exception) -> Check:
+    return Check(name, False, f"the Batch call failed: {first_line(exc)}", API_FIX)
 
 
 # -- job definition ----------------------------------------------------------------------------

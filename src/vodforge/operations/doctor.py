@@ -11,10 +11,8 @@ import contextlib
 import shutil
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from vodforge.db.engine import make_engine
 from vodforge.db.migrate import HEAD_REVISION, current_revision
@@ -37,7 +35,6 @@ class DoctorConfig:
     ffmpeg_override: str | None = None
     # Batch jobs RUNNABLE for longer than this are listed with Batch's reason.
     runnable_after_s: float = 600.0
-    batch_client: Callable[[], Any] | None = field(default=None, compare=False)
 
 
 def run_doctor(config: DoctorConfig) -> DoctorReport:
@@ -55,12 +52,13 @@ def run_doctor(config: DoctorConfig) -> DoctorReport:
 
 
 def _batch_checks(config: DoctorConfig) -> list[Check]:
-    # Only a Batch deployment loads the Batch checks (and with them boto3).
+    # Only a Batch deployment loads the Batch checks, and boto3 for their client.
+    from vodforge.executors.batch import batch_client
     from vodforge.operations.batch_checks import API_FIX, batch_checks
 
     assert config.batch_job_queue and config.batch_job_definition
     try:
-        client = (config.batch_client or _default_batch_client)()
+        client = batch_client()  # AWS_ENDPOINT_URL_BATCH and AWS_REGION as boto3 reads them
     except Exception as exc:
         return [Check("batch.api", False, f"no Batch client: {first_line(exc)}", API_FIX)]
     return batch_checks(
@@ -70,12 +68,6 @@ def _batch_checks(config: DoctorConfig) -> list[Check]:
         runnable_after_s=config.runnable_after_s,
         now=time.time(),
     )
-
-
-def _default_batch_client() -> Any:
-    from vodforge.executors.batch import batch_client
-
-    return batch_client()
 
 
 def safe_url(url: str) -> str:
