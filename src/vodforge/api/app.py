@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from vodforge import __version__
 from vodforge.api.cors import install_cors
 from vodforge.api.errors import install_error_handlers
+from vodforge.api.fleet_metrics import FleetMetrics
 from vodforge.api.metrics import ApiMetrics, install_metrics
 from vodforge.api.routes import internal, ops, playback, tus, uploads, videos, webhooks
 from vodforge.bootstrap import Components
@@ -29,6 +30,7 @@ def create_app(components: Components) -> FastAPI:
     )
     app.state.components = components
     app.state.metrics = ApiMetrics()
+    app.state.fleet_metrics = FleetMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
     # Added last, so outermost: preflights are answered before any route or metric runs.

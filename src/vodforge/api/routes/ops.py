@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from vodforge.api.deps import ComponentsDep
+from vodforge.api.fleet_metrics import FleetMetrics
 from vodforge.api.metrics import ApiMetrics
 from vodforge.api.schemas import HealthOut
 from vodforge.db.migrate import HEAD_REVISION, current_revision
@@ -60,4 +61,6 @@ def metrics(request: Request, components: ComponentsDep) -> Response:
     """Prometheus text format."""
     api_metrics: ApiMetrics = request.app.state.metrics
     api_metrics.refresh(components)
+    fleet_metrics: FleetMetrics = request.app.state.fleet_metrics
+    fleet_metrics.refresh(components)
     return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)
