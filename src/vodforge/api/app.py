@@ -9,7 +9,7 @@ from vodforge.api.cors import install_cors
 from vodforge.api.errors import install_error_handlers
 from vodforge.api.fleet_metrics import FleetMetrics
 from vodforge.api.metrics import ApiMetrics, install_metrics
-from vodforge.api.routes import internal, ops, playback, tus, uploads, videos, webhooks
+from vodforge.api.routes import internal, live, ops, playback, tus, uploads, videos, webhooks
 from vodforge.bootstrap import Components
 
 DESCRIPTION = """\
@@ -31,12 +31,15 @@ def create_app(components: Components) -> FastAPI:
     app.state.components = components
     app.state.metrics = ApiMetrics()
     app.state.fleet_metrics = FleetMetrics(app.state.metrics.registry)
+    app.state.stream_settings = live.StreamSettings()
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
     # Added last, so outermost: preflights are answered before any route or metric runs.
     install_cors(app)
     app.include_router(uploads.router)
     app.include_router(tus.router)
+    # Before the videos router, whose /v1/videos/{video_id} would take "stream" for an id.
+    app.include_router(live.router)
     app.include_router(videos.router)
     app.include_router(webhooks.router)
     app.include_router(playback.router)

@@ -28,7 +28,12 @@ def video_json(
     if status == "READY":
         progress_json = {"percent": 100.0, "stage": "done"}
     elif progress:
-        progress_json = {"percent": progress.get("percent", 0.0), "stage": progress.get("stage")}
+        progress_json = {
+            "percent": progress.get("percent", 0.0),
+            "stage": progress.get("stage"),
+            # ffmpeg's estimate while transcoding; None in the other stages.
+            "eta_s": progress.get("eta_s"),
+        }
     else:
         progress_json = {"percent": 0.0, "stage": "queued" if status == "UPLOADED" else None}
     return {
