@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from vodforge import __version__
 from vodforge.api.cors import install_cors
+from vodforge.api.dashboard import install_dashboard
 from vodforge.api.errors import install_error_handlers
 from vodforge.api.fleet_metrics import FleetMetrics
 from vodforge.api.metrics import ApiMetrics, install_metrics
@@ -16,7 +17,7 @@ DESCRIPTION = """\
 Uploads in, validated HLS ladders out. Public routes take `Authorization: Bearer <API key>`
 and only ever see the calling tenant's videos; internal routes take `X-Internal-Token`;
 playback URLs (`/v1/play/...`) carry their own signature and take no header.
-Every error answers `{"error": {"code", "message"}}`.
+Every error answers `{"error": {"code", "message"}}`. The dashboard is at `/`.
 """
 
 
@@ -45,4 +46,5 @@ def create_app(components: Components) -> FastAPI:
     app.include_router(playback.router)
     app.include_router(internal.router)
     app.include_router(ops.router)
+    install_dashboard(app)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from vodforge.api.app import create_app
 from vodforge.bootstrap import Components
+from vodforge.cli.dashboard import prepare_dashboard, public_url_for
 from vodforge.cli.output import emit_line
 from vodforge.cli.runtime import build_runner, make_scheduler, on_termination
 from vodforge.errors import ConfigError, Unauthorized
@@ -78,8 +79,16 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def use_listening_url(components: Components, url: str) -> None:
+    public = public_url_for(components.settings, url)
+    if public is not None:
+        components.signer.base_url = public
+
+
 def cmd_api(components: Components, args: argparse.Namespace) -> int:
     url = base_url(args.host, args.port)
+    use_listening_url(components, url)
+    prepare_dashboard(install=False)
 
     def listening() -> None:
         emit_line(
@@ -124,13 +133,19 @@ def write_private(path: Path, text: str) -> None:
 
 
 def startup_info(
-    components: Components, args: argparse.Namespace, key: str, created: bool
+    components: Components,
+    args: argparse.Namespace,
+    key: str,
+    created: bool,
+    dashboard_problem: str | None = None,
 ) -> dict[str, Any]:
     settings = components.settings
     url = base_url(args.host, args.port)
     return {
         "url": url,
         "docs_url": f"{url}/docs",
+        "dashboard_url": f"{url}/",
+        "dashboard_problem": dashboard_problem,
         "tenant": DEFAULT_TENANT,
         "api_key": key,
         "api_key_file": str(settings.data_dir / KEY_FILE),
@@ -150,6 +165,9 @@ def startup_text(info: dict[str, Any]) -> str:
         f" in {info['api_key_file']}): {info['api_key']}",
         f"database {info['database']}, storage {info['storage']}, {info['workers']} worker(s)."
         " Ctrl-C stops (running jobs are given back).",
+        f"Dashboard: open {info['dashboard_url']} and paste the API key."
+        if not info["dashboard_problem"]
+        else f"Dashboard {info['dashboard_url']}: {info['dashboard_problem']}",
     ]
     if info["internal_token"]:
         lines.append(f"internal token (generated for this run): {info['internal_token']}")
@@ -163,7 +181,8 @@ def cmd_up(components: Components, args: argparse.Namespace) -> int:
         raise ConfigError("`vodforge up` runs local workers; use VODFORGE_EXECUTOR=local")
     components.listen_for_jobs()
     key, created = first_start_key(components)
-    info = startup_info(components, args, key, created)
+    use_listening_url(components, base_url(args.host, args.port))
+    info = startup_info(components, args, key, created, prepare_dashboard(install=True))
     scheduler, leader = make_scheduler(components)
     stop = threading.Event()
     worker = Worker(
