@@ -12,15 +12,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
 
 from vodforge.db.access import reading, writing
 from vodforge.db.tables import job_events, jobs, video_progress, videos
 from vodforge.domain.states import TERMINAL_JOB_STATES, JobState, VideoStatus
 from vodforge.errors import NotFound
-from vodforge.jobs.records import ClaimedJob, JobEvent, VideoRecord, job_event_from_row
+from vodforge.jobs.records import ClaimedJob, JobEvent, JobRecord, VideoRecord, job_event_from_row
 
 LIVE = videos.c.deleted_at.is_(None)
+
+# A video with its current job, in one read: the API's most frequent query. Built once, so a
+# call neither rebuilds the statement nor recomputes its cache key.
+_JOB_COLUMNS = [column.label(f"job_{column.name}") for column in jobs.c]
+VIDEO_WITH_JOB = (
+    select(videos, *_JOB_COLUMNS)
+    .select_from(videos.outerjoin(jobs, jobs.c.id == videos.c.current_job_id))
+    .where(videos.c.id == bindparam("video_id"), LIVE)
+)
+TENANT_VIDEO_WITH_JOB = VIDEO_WITH_JOB.where(videos.c.tenant_id == bindparam("tenant_id"))
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,24 @@ class VideoRepository:
         with reading(self.engine) as conn:
             row = conn.execute(statement).mappings().first()
         return VideoRecord.from_row(row) if row else None
+
+    def find_video_with_job(
+        self, video_id: str, tenant_id: str | None = None
+    ) -> tuple[VideoRecord, JobRecord | None] | None:
+        """The video and its current job (None if it has none), in one read."""
+        statement = VIDEO_WITH_JOB if tenant_id is None else TENANT_VIDEO_WITH_JOB
+        with reading(self.engine) as conn:
+            row = (
+                conn.execute(statement, {"video_id": video_id, "tenant_id": tenant_id})
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        job = None
+        if row["job_id"] is not None:
+            job = JobRecord.from_row({column.name: row[f"job_{column.name}"] for column in jobs.c})
+        return VideoRecord.from_row(row), job
 
     def get_video(self, video_id: str, tenant_id: str | None = None) -> VideoRecord:
         video = self.find_video(video_id, tenant_id)

@@ -20,7 +20,7 @@ from typing import Any
 from vodforge.domain.states import CLAIMABLE_JOB_STATES, VideoStatus
 from vodforge.errors import Conflict, InputRejected, InvalidRequest, NotFound, PayloadTooLarge
 from vodforge.jobs.dispatch import Dispatcher
-from vodforge.jobs.records import JobEvent, VideoRecord
+from vodforge.jobs.records import JobEvent, JobRecord, VideoRecord
 from vodforge.jobs.repository import JobRepository
 from vodforge.playback.signing import PlaybackSigner
 from vodforge.storage.base import Storage, content_type_for, source_key, video_prefix
@@ -120,6 +120,12 @@ class VideoService:
     def describe(self, video: VideoRecord, tenant_name: str | None = None) -> dict[str, Any]:
         """The video JSON of SPEC §4."""
         job = self.jobs.find_job(video.current_job_id) if video.current_job_id else None
+        return self.describe_with_job(video, job, tenant_name)
+
+    def describe_with_job(
+        self, video: VideoRecord, job: JobRecord | None, tenant_name: str | None = None
+    ) -> dict[str, Any]:
+        """The video JSON of SPEC §4, for a video whose current job is already read."""
         if tenant_name is None:
             tenant_name = self.tenants.names({video.tenant_id}).get(video.tenant_id, "")
         progress = None
@@ -149,7 +155,13 @@ class VideoService:
         return data
 
     def show(self, video_id: str, tenant: Tenant | None = None) -> dict[str, Any]:
-        return self.describe(self.get(video_id, tenant), tenant.name if tenant else None)
+        """One video's JSON; the video and its job are one read."""
+        _check_id(video_id)
+        found = self.videos.find_video_with_job(video_id, tenant.id if tenant else None)
+        if found is None:
+            raise NotFound(f"video {video_id} not found")
+        video, job = found
+        return self.describe_with_job(video, job, tenant.name if tenant else None)
 
     def page(self, tenant: Tenant | None, *, limit: int = 50, cursor: str | None = None) -> Page:
         if not 1 <= limit <= MAX_PAGE:
