@@ -8,6 +8,7 @@ hls_segment_type fmp4) and JPEG posters (mjpeg through image2).
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 
 from vodforge.process import run_child
@@ -42,18 +43,24 @@ def parse_version(version_line: str) -> Version | None:
 
 
 def listed_names(lines: list[str]) -> set[str]:
-    """Names from `ffmpeg -encoders/-filters/-muxers`: the second column of each row after
-    the legend's dashed line (muxer rows may list several names, comma-separated)."""
+    """Names from `ffmpeg -encoders/-filters/-muxers`: the second column of each row (muxer
+    rows may list several names, comma-separated).
+
+    A row is a column of flags (letters, dots, '|') and a name. Headers ("Encoders:"),
+    legend lines ("V..... = Video") and the dashed line after the legend are not rows; the
+    dashed line itself is not relied on: ffmpeg 5.1's `-filters` (Debian 12) prints none.
+    """
     names: set[str] = set()
-    started = False
     for line in lines:
         columns = line.split()
-        if not started:
-            started = bool(columns) and set(columns[0]) == {"-"}
+        if len(columns) < 2 or columns[1] == "=" or line.rstrip().endswith(":"):
             continue
-        if len(columns) > 1:
+        if set(columns[0]) <= _FLAG_CHARACTERS:
             names.update(columns[1].split(","))
     return names
+
+
+_FLAG_CHARACTERS = frozenset(string.ascii_letters + ".|")
 
 
 def _output(path: str, *args: str) -> list[str]:

@@ -52,15 +52,16 @@ def check_ffmpeg(override: str | None) -> Check:
             "install an ffmpeg built with libx264 and the hls muxer (Debian's `ffmpeg` package "
             "has them), or " + _use_other(bundled),
         )
+    present = f"{described}: libx264, aac, split/scale, fMP4 HLS all present"
     warning = _older_than_bundled(info, bundled)
     if warning:
         return Check(
             NAME,
             True,
-            f"{described}: has what the pipeline needs; warning: {warning}",
+            f"{present}; warning: {warning}",
             f"set VODFORGE_FFMPEG={bundled} to use the bundled build, or upgrade ffmpeg",
         )
-    return Check(NAME, True, f"{described}: libx264, aac, split/scale, fMP4 HLS all present")
+    return Check(NAME, True, present)
 
 
 def _older_than_bundled(info: FfmpegInfo, bundled: str | None) -> str | None:

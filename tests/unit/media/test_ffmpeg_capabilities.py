@@ -43,3 +43,21 @@ def test_listed_names_skip_the_legend() -> None:
     assert listed_names(muxers) == {"hls", "image2", "mov", "mp4", "m4a"}
     # The legend's "V..... = Video" lines are never taken for an encoder named "=".
     assert "=" not in listed_names(encoders)
+
+
+def test_listed_names_without_a_dashed_line() -> None:
+    # ffmpeg 5.1 (Debian 12) prints `-filters` with no dashed line after its legend.
+    filters = """Filters:
+  T.. = Timeline support
+  .S. = Slice threading
+  ..C = Command support
+  A = Audio input/output
+  V = Video input/output
+  N = Dynamic number and/or type of input/output
+  | = Source or sink filter
+ ... abench            A->A       Benchmark part of a filtergraph.
+ TSC scale             V->V       Scale the input video size and/or convert the image format.
+ ... split             V->N       Pass on the input to N video outputs.
+ ... buffer            |->V       Buffer video frames, and make them accessible to the chain.
+""".splitlines()
+    assert listed_names(filters) == {"abench", "scale", "split", "buffer"}
