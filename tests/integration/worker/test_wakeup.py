@@ -14,7 +14,7 @@ from vodforge.jobs.repository import JobRepository
 
 def test_notify_from_another_repository_wakes_listener(database_url: str, engine: Engine) -> None:
     if not database_url.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite workers share an in-process signal")
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite's watcher: test_sqlite_watcher.py")
     wakeup = Wakeup()
     listener = PostgresListener(database_url, wakeup)
     listener.start()
