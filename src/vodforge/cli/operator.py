@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -54,8 +55,8 @@ def register(add: Add) -> None:
     )
     spec = JobDefinitionSpec()
     c.add_argument("--image", default=spec.image, metavar="URI", help="the vodforge image")
-    c.add_argument("--name", default=spec.name, help="jobDefinitionName")
-    c.add_argument("--vcpus", type=a.seconds_up_to(192), default=spec.vcpus)
+    c.add_argument("--name", type=batch_name, default=spec.name, help="jobDefinitionName")
+    c.add_argument("--vcpus", type=vcpus, default=spec.vcpus, help="0.25 to 192 (default 2)")
     c.add_argument("--memory", type=a.int_between(512), default=spec.memory_mib, metavar="MIB")
     c.add_argument(
         "--timeout",
@@ -69,6 +70,25 @@ def register(add: Add) -> None:
     c.add_argument("--log-group", default=spec.log_group)
     c.add_argument("--job-role-arn", default=spec.job_role_arn)
     c.add_argument("--execution-role-arn", default=spec.execution_role_arn)
+
+
+def vcpus(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of vCPUs") from None
+    if not 0.25 <= number <= 192:  # Fargate's smallest task to the largest EC2 instances
+        raise argparse.ArgumentTypeError(f"{value} is out of range: 0.25 to 192")
+    return number
+
+
+def batch_name(value: str) -> str:
+    """Batch's rule for job definition names: 1-128 letters, digits, hyphens, underscores."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", value):
+        raise argparse.ArgumentTypeError(
+            f"{value[:140]!r} is not a job definition name (1-128 letters, digits, - and _)"
+        )
+    return value
 
 
 # -- doctor ------------------------------------------------------------------------------------

@@ -128,3 +128,25 @@ def test_fargate_options(register_shape: Any, capsys: pytest.CaptureFixture[str]
     assert container["ephemeralStorage"] == {"sizeInGiB": 100}
     assert container["resourceRequirements"][0] == {"type": "VCPU", "value": "4"}
     assert document["timeout"] == {"attemptDurationSeconds": 3600}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--vcpus", "0"],
+        ["--vcpus", "two"],
+        ["--memory", "100"],
+        ["--name", "has space"],
+        ["--name", "x" * 129],
+        ["--platform", "lambda"],
+        ["--timeout", "10"],
+    ],
+)
+def test_bad_arguments_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["batch", "job-definition", *argv])
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: argument --")
