@@ -34,7 +34,7 @@ def route_calls(app: object) -> list[RouteCall]:
     """Every (method, path) the app routes, included routers flattened; a mount (an ASGI app
     under a prefix) counts as its prefix with GET and POST; HEAD only where no GET answers it."""
     assert isinstance(app, FastAPI), app
-    calls = set()
+    calls: set[RouteCall] = set()
     for route in iter_route_contexts(app.routes):
         path = route.path
         if not path:
