@@ -11,8 +11,21 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from vodforge.db.access import reading, writing
 from vodforge.db.tables import job_events, jobs, video_progress, videos
@@ -25,11 +38,10 @@ LIVE = videos.c.deleted_at.is_(None)
 # A video with its current job, in one read: the API's most frequent query. Built once, so a
 # call neither rebuilds the statement nor recomputes its cache key.
 _JOB_COLUMNS = [column.label(f"job_{column.name}") for column in jobs.c]
-VIDEO_WITH_JOB = (
-    select(videos, *_JOB_COLUMNS)
-    .select_from(videos.outerjoin(jobs, jobs.c.id == videos.c.current_job_id))
-    .where(videos.c.id == bindparam("video_id"), LIVE)
+_WITH_JOB = select(videos, *_JOB_COLUMNS).select_from(
+    videos.outerjoin(jobs, jobs.c.id == videos.c.current_job_id)
 )
+VIDEO_WITH_JOB = _WITH_JOB.where(videos.c.id == bindparam("video_id"), LIVE)
 TENANT_VIDEO_WITH_JOB = VIDEO_WITH_JOB.where(videos.c.tenant_id == bindparam("tenant_id"))
 
 
@@ -67,12 +79,7 @@ class VideoRepository:
                 .mappings()
                 .first()
             )
-        if row is None:
-            return None
-        job = None
-        if row["job_id"] is not None:
-            job = JobRecord.from_row({column.name: row[f"job_{column.name}"] for column in jobs.c})
-        return VideoRecord.from_row(row), job
+        return None if row is None else _video_and_job(row)
 
     def get_video(self, video_id: str, tenant_id: str | None = None) -> VideoRecord:
         video = self.find_video(video_id, tenant_id)
@@ -84,23 +91,17 @@ class VideoRepository:
         self, tenant_id: str | None = None, limit: int = 100, after: PageKey | None = None
     ) -> list[VideoRecord]:
         """Newest first; `after` continues a listing past the last row of the previous page."""
-        statement = (
-            select(videos)
-            .where(LIVE)
-            .order_by(videos.c.created_at.desc(), videos.c.id.desc())
-            .limit(limit)
-        )
-        if tenant_id is not None:
-            statement = statement.where(videos.c.tenant_id == tenant_id)
-        if after is not None:
-            statement = statement.where(
-                or_(
-                    videos.c.created_at < after.created_at,
-                    and_(videos.c.created_at == after.created_at, videos.c.id < after.video_id),
-                )
-            )
+        statement = _listing(select(videos), tenant_id, limit, after)
         with reading(self.engine) as conn:
             return [VideoRecord.from_row(row) for row in conn.execute(statement).mappings()]
+
+    def list_videos_with_jobs(
+        self, tenant_id: str | None = None, limit: int = 100, after: PageKey | None = None
+    ) -> list[tuple[VideoRecord, JobRecord | None]]:
+        """`list_videos` with each video's current job, in the same read (not one per row)."""
+        statement = _listing(_WITH_JOB, tenant_id, limit, after)
+        with reading(self.engine) as conn:
+            return [_video_and_job(row) for row in conn.execute(statement).mappings()]
 
     def video_events(self, video_id: str) -> list[JobEvent]:
         """The events of every job the video has had, oldest first."""
@@ -271,3 +272,30 @@ class VideoRepository:
             conn.execute(delete(jobs).where(jobs.c.video_id == video_id))
             conn.execute(delete(video_progress).where(video_progress.c.video_id == video_id))
             return bool(conn.execute(delete(videos).where(videos.c.id == video_id)).rowcount)
+
+
+def _listing(
+    statement: Select[Any], tenant_id: str | None, limit: int, after: PageKey | None
+) -> Select[Any]:
+    """A newest-first page of live videos (of one tenant when given), after `after`."""
+    statement = (
+        statement.where(LIVE).order_by(videos.c.created_at.desc(), videos.c.id.desc()).limit(limit)
+    )
+    if tenant_id is not None:
+        statement = statement.where(videos.c.tenant_id == tenant_id)
+    if after is not None:
+        statement = statement.where(
+            or_(
+                videos.c.created_at < after.created_at,
+                and_(videos.c.created_at == after.created_at, videos.c.id < after.video_id),
+            )
+        )
+    return statement
+
+
+def _video_and_job(row: RowMapping) -> tuple[VideoRecord, JobRecord | None]:
+    """A row of `_WITH_JOB`: the video, and its current job when it has one."""
+    job = None
+    if row["job_id"] is not None:
+        job = JobRecord.from_row({column.name: row[f"job_{column.name}"] for column in jobs.c})
+    return VideoRecord.from_row(row), job

@@ -167,18 +167,20 @@ class VideoService:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
         after = decode_cursor(cursor) if cursor else None
-        rows = self.videos.list_videos(tenant.id if tenant else None, limit + 1, after)
+        rows = self.videos.list_videos_with_jobs(tenant.id if tenant else None, limit + 1, after)
         more = len(rows) > limit
         rows = rows[:limit]
         names = (
             {tenant.id: tenant.name}
             if tenant
-            else self.tenants.names({row.tenant_id for row in rows})
+            else self.tenants.names({video.tenant_id for video, _ in rows})
         )
-        items = [self.describe(row, names.get(row.tenant_id, "")) for row in rows]
-        next_cursor = (
-            encode_cursor(PageKey(rows[-1].created_at, rows[-1].id)) if more and rows else None
-        )
+        items = [
+            self.describe_with_job(video, job, names.get(video.tenant_id, ""))
+            for video, job in rows
+        ]
+        last = rows[-1][0] if rows else None
+        next_cursor = encode_cursor(PageKey(last.created_at, last.id)) if more and last else None
         return Page(items, next_cursor)
 
     def events(self, video_id: str, tenant: Tenant | None = None) -> list[JobEvent]:
