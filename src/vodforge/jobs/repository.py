@@ -9,120 +9,30 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, insert, update
 
-from vodforge.db.access import reading, writing
-from vodforge.db.tables import job_events, jobs, videos
-from vodforge.db.wakeup import CHANNEL, Wakeup
+from vodforge.db.tables import videos
 from vodforge.domain.states import (
-    TERMINAL_JOB_STATES,
     JobState,
     VideoStatus,
-    video_status_for_terminal_job,
 )
-from vodforge.errors import Conflict, ErrorCode, NotFound
+from vodforge.errors import Conflict, ErrorCode
+from vodforge.jobs.core import Clock, Failure
+from vodforge.jobs.maintenance import MaintenanceTransitions
 from vodforge.jobs.records import (
-    Backlog,
     ClaimedJob,
-    ExpiredLease,
-    JobEvent,
-    JobRecord,
-    job_event_from_row,
 )
-from vodforge.jobs.sql import query
 
-Clock = Callable[[], float]
+__all__ = ["Clock", "Failure", "JobRepository"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Failure:
-    """Why an attempt failed, as recorded on the job and (when final) on the video."""
-
-    code: str
-    message: str
-    retryable: bool
-
-
-class JobRepository:
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        lease_ttl_s: float = 30.0,
-        max_attempts: int = 5,
-        clock: Clock = time.time,
-        wakeup: Wakeup | None = None,
-    ) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        self.lease_ttl_s = lease_ttl_s
-        self.max_attempts = max_attempts
-        self.clock = clock
-        self.wakeup = wakeup or Wakeup()
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _write(self) -> AbstractContextManager[Connection]:
-        return writing(self.engine)
-
-    def _read(self) -> AbstractContextManager[Connection]:
-        return reading(self.engine)
-
-    def _run_alone(self, name: str, **params: Any) -> list[Any]:
-        """One statement that is a whole transition: on PostgreSQL it runs in autocommit (one
-        round trip, no BEGIN/COMMIT); on SQLite in its own immediate transaction."""
-        if self.dialect == "postgresql":
-            with self._autocommit.connect() as conn:
-                return self._run(conn, name, **params)
-        with self._write() as conn:
-            return self._run(conn, name, **params)
-
-    def _run(self, conn: Connection, name: str, **params: Any) -> list[Any]:
-        result = conn.execute(query(name, self.dialect), params)
-        return list(result.mappings()) if result.returns_rows else []
-
-    def _notify_claimable(self, conn: Connection) -> None:
-        """Tell other processes a job became claimable; PostgreSQL delivers it on commit."""
-        if self.dialect == "postgresql":
-            conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
-
-    def _settle_video(
-        self,
-        conn: Connection,
-        video_id: str,
-        job_id: str,
-        state: JobState,
-        *,
-        failure: Failure | None = None,
-        package: dict[str, Any] | None = None,
-    ) -> None:
-        """Bring the video in line with its current job's terminal state."""
-        if state not in TERMINAL_JOB_STATES:
-            return
-        values: dict[str, Any] = {
-            "status": video_status_for_terminal_job(state).value,
-            "updated_at": self.clock(),
-        }
-        if state is JobState.SUCCEEDED:
-            values.update(package=json.dumps(package), error_code=None, error_message=None)
-        elif state in (JobState.FAILED, JobState.DEAD) and failure is not None:
-            values.update(error_code=failure.code, error_message=failure.message)
-        elif state is JobState.CANCELLED:
-            values.update(error_code=None, error_message=None)
-        conn.execute(
-            update(videos)
-            .where(videos.c.id == video_id, videos.c.current_job_id == job_id)
-            .values(**values)
-        )
+class JobRepository(MaintenanceTransitions):
+    """The one writer of job state: submissions and worker transitions here, user and
+    maintenance transitions in maintenance.py, the shared plumbing in core.py."""
 
     # -- submissions ------------------------------------------------------------------------
 
@@ -187,33 +97,6 @@ class JobRepository:
             self._notify_claimable(conn)
         self.wakeup.signal()
         return job_id
-
-    def _insert_job(
-        self,
-        conn: Connection,
-        job_id: str,
-        video_id: str,
-        tenant_id: str,
-        priority: int,
-        now: float,
-        reason: str,
-    ) -> None:
-        conn.execute(
-            insert(jobs).values(
-                id=job_id,
-                video_id=video_id,
-                tenant_id=tenant_id,
-                state=JobState.QUEUED.value,
-                priority=priority,
-                attempt_count=0,
-                max_attempts=self.max_attempts,
-                cancel_requested=False,
-                run_after=now,
-                created_at=now,
-                updated_at=now,
-                transition_reason=reason,
-            )
-        )
 
     # -- worker transitions (fenced by the lease token) ------------------------------------
 
@@ -370,227 +253,3 @@ class JobRepository:
         if notify:
             self.wakeup.signal()
         return state
-
-    # -- maintenance transitions ------------------------------------------------------------
-
-    def expire_stale_leases(self, scanner_id: str, batch: int = 500) -> list[ExpiredLease]:
-        """RUNNING jobs whose lease ran out: RETRY_WAIT (due now), DEAD or CANCELLED."""
-        with self._write() as conn:
-            rows = self._run(
-                conn, "expire_stale_leases", now=self.clock(), scanner=scanner_id, batch=batch
-            )
-            expired = [
-                ExpiredLease(
-                    job_id=row["id"],
-                    video_id=row["video_id"],
-                    tenant_id=row["tenant_id"],
-                    state=JobState(row["state"]),
-                    attempt_count=row["attempt_count"],
-                    max_attempts=row["max_attempts"],
-                )
-                for row in rows
-            ]
-            for lease in expired:
-                failure = Failure(
-                    ErrorCode.ATTEMPTS_EXHAUSTED.value,
-                    f"gave up after {lease.max_attempts} attempts; the last worker stopped "
-                    "heartbeating",
-                    retryable=False,
-                )
-                self._settle_video(conn, lease.video_id, lease.job_id, lease.state, failure=failure)
-            if any(lease.state is JobState.RETRY_WAIT for lease in expired):
-                self._notify_claimable(conn)
-        if expired:
-            self.wakeup.signal()
-        return expired
-
-    def stale_lease_count(self) -> int:
-        with self._read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(jobs)
-                    .where(
-                        jobs.c.state == JobState.RUNNING.value, jobs.c.leased_until < self.clock()
-                    )
-                ).scalar_one()
-            )
-
-    def cancel_job(self, job_id: str, actor: str = "user") -> JobState | None:
-        """CANCELLED at once if waiting; flagged for its worker if RUNNING. None if terminal."""
-        with self._write() as conn:
-            rows = self._run(conn, "cancel_job", now=self.clock(), job_id=job_id, actor=actor)
-            if not rows:
-                return None
-            state = JobState(rows[0]["state"])
-            self._settle_video(conn, rows[0]["video_id"], job_id, state)
-        return state
-
-    def cancel_video(self, video_id: str, actor: str = "user") -> JobState:
-        """Cancel the video's current job; Conflict when it has already ended."""
-        with self._read() as conn:
-            job_id = conn.execute(
-                select(videos.c.current_job_id).where(videos.c.id == video_id)
-            ).scalar()
-        if job_id is None:
-            raise Conflict(f"video {video_id} has no job to cancel")
-        state = self.cancel_job(job_id, actor)
-        if state is None:
-            job = self.get_job(job_id)
-            if job.state is JobState.RUNNING:
-                return job.state  # already flagged
-            raise Conflict(f"video {video_id} cannot be cancelled: its job is {job.state.value}")
-        return state
-
-    def mark_dead(self, job_id: str, message: str, actor: str) -> JobState | None:
-        """A waiting job the executor gave up on: DEAD, and its video FAILED. None when the
-        job is not waiting (the dead-letter flow decides again on its new state)."""
-        with self._write() as conn:
-            rows = self._run(
-                conn,
-                "mark_dead",
-                now=self.clock(),
-                job_id=job_id,
-                message=message,
-                reason="dead-letter report",
-                actor=actor,
-            )
-            if not rows:
-                return None
-            failure = Failure(ErrorCode.DEAD_LETTERED.value, message, retryable=False)
-            self._settle_video(conn, rows[0]["video_id"], job_id, JobState.DEAD, failure=failure)
-        return JobState.DEAD
-
-    def retry_video(self, video_id: str, priority: int = 0) -> str:
-        """A new QUEUED job for a FAILED or CANCELLED video; the old job and its history stay."""
-        now = self.clock()
-        job_id = str(uuid.uuid4())
-        with self._write() as conn:
-            video = conn.execute(select(videos).where(videos.c.id == video_id)).mappings().first()
-            if video is None:
-                raise NotFound(f"video {video_id} not found")
-            old_job_id = video["current_job_id"]
-            if old_job_id is not None:
-                old_state = conn.execute(
-                    select(jobs.c.state).where(jobs.c.id == old_job_id)
-                ).scalar_one_or_none()
-                if old_state is not None and JobState(old_state) not in TERMINAL_JOB_STATES:
-                    raise Conflict(f"video {video_id} still has a live job ({old_state})")
-            won = conn.execute(
-                update(videos)
-                .where(
-                    videos.c.id == video_id,
-                    videos.c.status.in_([VideoStatus.FAILED.value, VideoStatus.CANCELLED.value]),
-                    videos.c.current_job_id == old_job_id
-                    if old_job_id is not None
-                    else videos.c.current_job_id.is_(None),
-                )
-                .values(
-                    status=VideoStatus.UPLOADED.value,
-                    current_job_id=job_id,
-                    error_code=None,
-                    error_message=None,
-                    updated_at=now,
-                )
-            ).rowcount
-            if not won:
-                raise Conflict(
-                    f"video {video_id} is {video['status']}: only FAILED or CANCELLED videos "
-                    "can be retried"
-                )
-            self._insert_job(
-                conn, job_id, video_id, video["tenant_id"], priority, now, "retried by user"
-            )
-            self._notify_claimable(conn)
-        self.wakeup.signal()
-        return job_id
-
-    def requeue_video(self, video_id: str, reason: str) -> str:
-        """Reconcile's repair: a fresh job for a video whose job is missing or lost its output."""
-        now = self.clock()
-        job_id = str(uuid.uuid4())
-        with self._write() as conn:
-            video = conn.execute(select(videos).where(videos.c.id == video_id)).mappings().first()
-            if video is None:
-                raise NotFound(f"video {video_id} not found")
-            won = conn.execute(
-                update(videos)
-                .where(
-                    videos.c.id == video_id,
-                    videos.c.updated_at == video["updated_at"],
-                )
-                .values(
-                    status=VideoStatus.UPLOADED.value,
-                    current_job_id=job_id,
-                    package=None,
-                    updated_at=now,
-                )
-            ).rowcount
-            if not won:
-                raise Conflict(f"video {video_id} changed while being repaired")
-            self._insert_job(conn, job_id, video_id, video["tenant_id"], 0, now, reason)
-            self._notify_claimable(conn)
-        self.wakeup.signal()
-        return job_id
-
-    def settle_video_from_job(self, video_id: str) -> bool:
-        """Reconcile's repair for a video left PROCESSING although its job is terminal."""
-        with self._write() as conn:
-            video = conn.execute(select(videos).where(videos.c.id == video_id)).mappings().first()
-            if video is None or video["status"] != VideoStatus.PROCESSING.value:
-                return False
-            job = (
-                conn.execute(select(jobs).where(jobs.c.id == video["current_job_id"]))
-                .mappings()
-                .first()
-            )
-            if job is None or JobState(job["state"]) not in TERMINAL_JOB_STATES:
-                return False
-            state = JobState(job["state"])
-            failure = Failure(
-                job["last_error_code"] or ErrorCode.INTERNAL_ERROR.value,
-                job["last_error_message"] or f"job ended {state.value}",
-                retryable=False,
-            )
-            if state is JobState.SUCCEEDED:
-                # A SUCCEEDED job always published in its own transaction; without a package
-                # the safe repair is to transcode again, which the caller decides.
-                return False
-            self._settle_video(conn, video_id, job["id"], state, failure=failure)
-            return True
-
-    # -- reads ------------------------------------------------------------------------------
-
-    def backlog(self) -> Backlog:
-        with self._read() as conn:
-            counts = {row["state"]: row["n"] for row in self._run(conn, "backlog")}
-        return Backlog(
-            queued=int(counts.get("QUEUED", 0)),
-            retry_wait=int(counts.get("RETRY_WAIT", 0)),
-            running=int(counts.get("RUNNING", 0)),
-        )
-
-    def find_job(self, job_id: str) -> JobRecord | None:
-        with self._read() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
-        return JobRecord.from_row(row) if row else None
-
-    def get_job(self, job_id: str) -> JobRecord:
-        job = self.find_job(job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} not found")
-        return job
-
-    def jobs_of_video(self, video_id: str) -> list[JobRecord]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(jobs).where(jobs.c.video_id == video_id).order_by(jobs.c.created_at)
-            ).mappings()
-            return [JobRecord.from_row(row) for row in rows]
-
-    def job_events(self, job_id: str) -> list[JobEvent]:
-        with self._read() as conn:
-            rows = conn.execute(
-                select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
-            ).mappings()
-            return [job_event_from_row(row) for row in rows]
