@@ -1,4 +1,4 @@
-"""The README quickstart's first command, minus the install: sample, then transcode."""
+"""The README quickstart's pipeline-only line, minus the install: sample, then transcode."""
 
 from __future__ import annotations
 
