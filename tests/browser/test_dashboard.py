@@ -46,6 +46,14 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(folder / "long.mp4", width=854, height=480, fps=24, duration_s=40)
 
 
+@pytest.fixture(scope="module")
+def watch_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Long enough that its transcode spans several of the live list's one-second polls (the
+    5 s browser clip can finish between two of them, and PROCESSING would never be shown)."""
+    folder = tmp_path_factory.mktemp("watch")
+    return make_clip(folder / "lesson.mp4", width=854, height=480, fps=24, duration_s=15)
+
+
 @pytest.fixture
 def page(browser: Any, up: Up) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -68,8 +76,9 @@ def api_video(up: Up, video_id: str) -> dict[str, Any]:
 
 
 def test_upload_watch_it_process_live_play_it_and_switch_quality(
-    page: Any, up: Up, clip: Path
+    page: Any, up: Up, watch_clip: Path
 ) -> None:
+    clip = watch_clip
     assert up.info["dashboard_problem"] is None
     sign_in(page, up)
     page.evaluate("() => { window.neverReloaded = true; }")
