@@ -40,15 +40,17 @@ class Wakeup:
             return self._cond.wait_for(lambda: self._generation != seen, timeout)
 
 
-class PostgresListener:
-    """LISTENs on the jobs channel and forwards every notification to a Wakeup."""
+class _WakeupThread:
+    """A daemon thread that forwards another process's news of jobs to a Wakeup; `start`
+    returns once it watches (or after `timeout`), `stop` ends it."""
 
-    def __init__(self, conninfo: str, wakeup: Wakeup) -> None:
-        self._conninfo = conninfo
+    thread_name = "wakeup"
+
+    def __init__(self, wakeup: Wakeup) -> None:
         self._wakeup = wakeup
         self._stopping = threading.Event()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pg-listener", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
 
     def start(self, timeout: float = 10.0) -> None:
         self._thread.start()
@@ -57,6 +59,19 @@ class PostgresListener:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class PostgresListener(_WakeupThread):
+    """LISTENs on the jobs channel and forwards every notification to a Wakeup."""
+
+    thread_name = "pg-listener"
+
+    def __init__(self, conninfo: str, wakeup: Wakeup) -> None:
+        self._conninfo = conninfo
+        super().__init__(wakeup)
 
     def _run(self) -> None:
         import psycopg  # only PostgreSQL deployments pay for the import
@@ -76,7 +91,7 @@ class PostgresListener:
                 self._stopping.wait(1.0)
 
 
-class SqliteWatcher:
+class SqliteWatcher(_WakeupThread):
     """Forwards commits of other processes to an SQLite file to a Wakeup.
 
     `PRAGMA data_version` is answered from the file's header (or the WAL index) without a
@@ -90,21 +105,12 @@ class SqliteWatcher:
         "SELECT 1 FROM jobs WHERE state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= ? LIMIT 1"
     )
 
+    thread_name = "sqlite-watcher"
+
     def __init__(self, path: str, wakeup: Wakeup, *, interval_s: float = 0.025) -> None:
         self._path = path
-        self._wakeup = wakeup
         self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-watcher", daemon=True)
-
-    def start(self, timeout: float = 10.0) -> None:
-        self._thread.start()
-        self._ready.wait(timeout)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
+        super().__init__(wakeup)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
