@@ -95,6 +95,8 @@ class Components:
             limits=self.settings.limits,
             ffmpeg_path=self.settings.ffmpeg_path,
             ffmpeg_threads=self.settings.ffmpeg_threads,
+            chunk_s=self.settings.chunk_s,
+            chunk_min_duration_s=self.settings.chunk_min_duration_s,
         )
 
     def housekeeping(self) -> list[str]:

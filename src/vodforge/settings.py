@@ -58,6 +58,9 @@ class Settings:
     ffmpeg_path: str | None = None
     # Threads per encoder; 0 means one per core.
     ffmpeg_threads: int = 0
+    # Chunked encoding of long videos (SPEC §3 item 7, §5); 0 disables.
+    chunk_s: float = 60.0
+    chunk_min_duration_s: float = 300.0
     # The job's work, as "module:callable"; the media pipeline unless a test swaps it.
     work: str = "vodforge.pipeline.work:transcode_work"
     limits: InputLimits = field(default_factory=InputLimits)
@@ -182,6 +185,10 @@ class Settings:
             webhook_retry_window_s=number("WEBHOOK_RETRY_WINDOW_S", cls.webhook_retry_window_s),
             ffmpeg_path=get("FFMPEG"),
             ffmpeg_threads=int(number("FFMPEG_THREADS", 0)),
+            chunk_s=number("CHUNK_SECONDS", cls.chunk_s, minimum=0),
+            chunk_min_duration_s=number(
+                "CHUNK_MIN_DURATION_S", cls.chunk_min_duration_s, minimum=0
+            ),
             work=get("WORK") or cls.work,
             limits=limits,
         )

@@ -192,7 +192,8 @@ def job_runs_text(runs: list[dict[str, Any]]) -> str:
     lines = []
     for run in runs:
         line = (
-            f"\n  job {run['id']} {run['state']} attempt {run['attempt_count']}/"
+            f"\n  {run.get('kind', 'job')} {run['id']} {run['state']} "
+            f"attempt {run['attempt_count']}/"
             f"{run['max_attempts']} via {run['executor']}"
         )
         if run["executor_ref"]:

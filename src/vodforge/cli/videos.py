@@ -53,7 +53,8 @@ def cmd_status(components: Components, args: argparse.Namespace) -> int:
     text = status_text(data)
     for event in data.get("events", []):
         text.append(
-            f"\n  {iso(event['at'])} job {event['job_id']} attempt {event['attempt']}: "
+            f"\n  {iso(event['at'])} {event.get('kind', 'job')} {event['job_id']} "
+            f"attempt {event['attempt']}: "
             f"{event['from'] or '-'} -> {event['to']}"
         )
         if event["reason"]:

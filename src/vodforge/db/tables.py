@@ -115,7 +115,24 @@ jobs = Table(
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
     Column("finished_at", Time),
+    # Chunked encoding (SPEC §3 item 7): the video's job is the parent of its chunk, audio
+    # and stitch jobs, which are ordinary jobs in this table. `spec` is what a child is to
+    # do (its span, JSON); `result` what it produced (its output manifest, JSON), written in
+    # the fenced transition that completes it, so a zombie attempt can never record one.
+    Column("parent_id", UUID, ForeignKey("jobs.id")),
+    Column("kind", String(20), nullable=False, server_default=text("'transcode'")),
+    Column("spec", Text),
+    Column("result", Text),
     Index(None, "video_id"),
+    Index(None, "parent_id"),
+    # At most one stitch per family, whatever races two finishing chunks run.
+    Index(
+        "uq_jobs_one_stitch",
+        "parent_id",
+        unique=True,
+        postgresql_where=text("kind = 'stitch'"),
+        sqlite_where=text("kind = 'stitch'"),
+    ),
     # Partial indexes keep claim and scan cost proportional to live jobs, not to history.
     Index(
         "ix_jobs_claimable",

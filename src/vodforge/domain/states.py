@@ -19,6 +19,17 @@ class JobState(StrEnum):
         return self in TERMINAL_JOB_STATES
 
 
+class JobKind(StrEnum):
+    """What a job does. A video's job is TRANSCODE; for a long source it becomes the parent
+    of CHUNK jobs (video, one span each), one AUDIO job and, once they all succeed, a STITCH
+    job that publishes the package (chunked encoding, SPEC §3 item 7)."""
+
+    TRANSCODE = "transcode"
+    CHUNK = "chunk"
+    AUDIO = "audio"
+    STITCH = "stitch"
+
+
 class VideoStatus(StrEnum):
     PENDING_UPLOAD = "PENDING_UPLOAD"
     UPLOADED = "UPLOADED"

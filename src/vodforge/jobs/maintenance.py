@@ -15,13 +15,14 @@ from vodforge.domain.states import (
     VideoStatus,
 )
 from vodforge.errors import Conflict, ErrorCode, NotFound
-from vodforge.jobs.core import Failure, RepositoryCore
+from vodforge.jobs.core import Failure
+from vodforge.jobs.family import FamilyTransitions
 from vodforge.jobs.records import (
     ExpiredLease,
 )
 
 
-class MaintenanceTransitions(RepositoryCore):
+class MaintenanceTransitions(FamilyTransitions):
     # -- maintenance transitions ------------------------------------------------------------
 
     def expire_stale_leases(self, scanner_id: str, batch: int = 500) -> list[ExpiredLease]:
@@ -51,6 +52,11 @@ class MaintenanceTransitions(RepositoryCore):
                 self._settle_video(conn, lease.video_id, lease.job_id, lease.state, failure=failure)
             if any(lease.state is JobState.RETRY_WAIT for lease in expired):
                 self._notify_claimable(conn)
+            # Decided after this commit, each under its parent's lock: taking parent locks
+            # while holding these children's could deadlock with a child's own completion.
+            parents = {row["parent_id"] for row in rows if row["parent_id"] is not None}
+        for parent_id in sorted(parents):
+            self.advance_family(parent_id)
         if expired:
             self.wakeup.signal()
         return expired
@@ -75,6 +81,10 @@ class MaintenanceTransitions(RepositoryCore):
                 return None
             state = JobState(rows[0]["state"])
             self._settle_video(conn, rows[0]["video_id"], job_id, state)
+        # A parent waiting on its children passes the cancel on to them; a child's family
+        # decides again.
+        self.advance_family(job_id if state is JobState.RUNNING else None)
+        self.advance_family(rows[0]["parent_id"])
         return state
 
     def cancel_video(self, video_id: str, actor: str = "user") -> JobState:
@@ -110,6 +120,7 @@ class MaintenanceTransitions(RepositoryCore):
                 return None
             failure = Failure(ErrorCode.DEAD_LETTERED.value, message, retryable=False)
             self._settle_video(conn, rows[0]["video_id"], job_id, JobState.DEAD, failure=failure)
+        self.advance_family(rows[0]["parent_id"])
         return JobState.DEAD
 
     def retry_video(self, video_id: str, priority: int = 0) -> str:

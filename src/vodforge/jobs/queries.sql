@@ -49,7 +49,7 @@ WITH busy AS MATERIALIZED (
     FROM candidate
     WHERE jobs.id = candidate.id AND jobs.state IN ('QUEUED', 'RETRY_WAIT')
     RETURNING jobs.id, jobs.video_id, jobs.tenant_id, jobs.attempt_count, jobs.max_attempts,
-              jobs.lease_token, jobs.cancel_requested
+              jobs.lease_token, jobs.cancel_requested, jobs.kind, jobs.parent_id, jobs.spec
 ), processing AS (
     UPDATE videos SET status = 'PROCESSING', updated_at = :now
     FROM claimed
@@ -76,7 +76,8 @@ WHERE id = (
     ORDER BY coalesce(busy.running, 0), jobs.priority, jobs.created_at, jobs.id
     LIMIT 1
 )
-RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
+RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested,
+          kind, parent_id, spec
 
 -- claim_job_by_id[postgresql] --
 WITH claimed AS (
@@ -89,7 +90,7 @@ WITH claimed AS (
     WHERE id = :job_id
       AND state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= :now
     RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token,
-              cancel_requested
+              cancel_requested, kind, parent_id, spec
 ), processing AS (
     UPDATE videos SET status = 'PROCESSING', updated_at = :now
     FROM claimed
@@ -110,7 +111,8 @@ UPDATE jobs SET
     executor_ref = coalesce(:ref, executor_ref)
 WHERE id = :job_id
   AND state IN ('QUEUED', 'RETRY_WAIT') AND run_after <= :now
-RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested
+RETURNING id, video_id, tenant_id, attempt_count, max_attempts, lease_token, cancel_requested,
+          kind, parent_id, spec
 
 -- renew_lease --
 UPDATE jobs SET leased_until = :now + :ttl, last_heartbeat_at = :now
@@ -147,6 +149,52 @@ UPDATE jobs SET
 WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
 RETURNING video_id, state
 
+-- complete_part --
+-- A chunk or the audio of a family: its output manifest is recorded in the same fenced
+-- statement, so only the attempt that holds the lease can ever name the files to stitch.
+UPDATE jobs SET
+    state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'SUCCEEDED' END,
+    result = CASE WHEN cancel_requested THEN NULL ELSE :result END,
+    lease_token = NULL, leased_until = NULL, finished_at = :now, updated_at = :now,
+    transition_reason = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+    transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
+RETURNING video_id, state, parent_id
+
+-- split_job --
+-- The video's job hands its work to its children: it stays RUNNING but gives up its lease
+-- (nobody heartbeats a parent; the lease scanner passes it by) until the family ends.
+UPDATE jobs SET
+    lease_token = NULL, leased_by = NULL, leased_until = NULL, updated_at = :now,
+    transition_reason = :reason, transition_by = :worker
+WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token AND NOT cancel_requested
+RETURNING video_id, priority, max_attempts
+
+-- lock_family[postgresql] --
+-- Every family write takes the parent's row lock first, so two children finishing at once
+-- are decided one after the other (and only one of them starts the stitch).
+SELECT id, video_id, tenant_id, state, lease_token, cancel_requested, priority, max_attempts
+FROM jobs WHERE id = :parent_id
+FOR UPDATE
+
+-- lock_family --
+SELECT id, video_id, tenant_id, state, lease_token, cancel_requested, priority, max_attempts
+FROM jobs WHERE id = :parent_id
+
+-- end_family --
+UPDATE jobs SET
+    state = :state, finished_at = :now, updated_at = :now,
+    last_error_code = :code, last_error_message = :message,
+    transition_reason = :reason, transition_by = :actor
+WHERE id = :parent_id AND state = 'RUNNING' AND lease_token IS NULL
+RETURNING video_id, state
+
+-- waiting_families --
+SELECT id FROM jobs
+WHERE state = 'RUNNING' AND lease_token IS NULL
+ORDER BY updated_at
+LIMIT :batch
+
 -- fail_job_retryable --
 UPDATE jobs SET
     state = CASE
@@ -161,7 +209,7 @@ UPDATE jobs SET
                        THEN :now ELSE NULL END,
     updated_at = :now, transition_reason = :reason, transition_by = :worker
 WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
-RETURNING video_id, state
+RETURNING video_id, state, parent_id
 
 -- fail_job_permanent --
 UPDATE jobs SET
@@ -170,7 +218,7 @@ UPDATE jobs SET
     last_error_code = :code, last_error_message = :message,
     finished_at = :now, updated_at = :now, transition_reason = :reason, transition_by = :worker
 WHERE id = :job_id AND state = 'RUNNING' AND lease_token = :token
-RETURNING video_id, state
+RETURNING video_id, state, parent_id
 
 -- finish_cancelled --
 UPDATE jobs SET
@@ -215,7 +263,7 @@ WHERE id IN (
     FOR UPDATE SKIP LOCKED
 )
   AND state = 'RUNNING' AND leased_until < :now
-RETURNING id, video_id, tenant_id, state, attempt_count, max_attempts
+RETURNING id, video_id, tenant_id, state, attempt_count, max_attempts, parent_id
 
 -- expire_stale_leases[sqlite] --
 UPDATE jobs SET
@@ -238,7 +286,7 @@ WHERE id IN (
     LIMIT :batch
 )
   AND state = 'RUNNING' AND leased_until < :now
-RETURNING id, video_id, tenant_id, state, attempt_count, max_attempts
+RETURNING id, video_id, tenant_id, state, attempt_count, max_attempts, parent_id
 
 -- cancel_job --
 -- Waiting jobs end at once; a running one is flagged and ended by its worker (or scanner).
@@ -250,7 +298,7 @@ UPDATE jobs SET
     transition_reason = CASE WHEN state = 'RUNNING' THEN 'cancel requested' ELSE 'cancelled' END,
     transition_by = :actor
 WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT', 'RUNNING') AND NOT cancel_requested
-RETURNING video_id, state
+RETURNING video_id, state, parent_id
 
 -- mark_dead --
 UPDATE jobs SET
@@ -258,7 +306,7 @@ UPDATE jobs SET
     last_error_code = 'DEAD_LETTERED', last_error_message = :message,
     finished_at = :now, updated_at = :now, transition_reason = :reason, transition_by = :actor
 WHERE id = :job_id AND state IN ('QUEUED', 'RETRY_WAIT')
-RETURNING video_id, state
+RETURNING video_id, state, parent_id
 
 -- mark_dispatched --
 UPDATE jobs SET dispatched_at = :now, executor_ref = :ref, dispatch_error = NULL,
@@ -293,9 +341,10 @@ LIMIT :batch
 -- RUNNING jobs whose cancel the worker has not acted on within the grace period. While a job
 -- runs nothing but cancel_job touches updated_at (heartbeats move only the lease), so
 -- updated_at is when the cancel was requested.
+-- A parent waiting on its children has no run of its own to terminate (lease_token NULL).
 SELECT id FROM jobs
 WHERE state = 'RUNNING' AND cancel_requested AND executor_ref IS NOT NULL
-  AND updated_at < :before
+  AND lease_token IS NOT NULL AND updated_at < :before
 ORDER BY updated_at
 LIMIT :batch
 
@@ -309,6 +358,8 @@ ORDER BY created_at
 LIMIT :batch
 
 -- backlog --
+-- A parent waiting on its children occupies no worker: only its children count.
 SELECT state, count(*) AS n FROM jobs
 WHERE state IN ('QUEUED', 'RETRY_WAIT', 'RUNNING')
+  AND NOT (state = 'RUNNING' AND lease_token IS NULL)
 GROUP BY state

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vodforge.domain.states import JobState, VideoStatus
+from vodforge.domain.states import JobKind, JobState, VideoStatus
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,11 @@ class ClaimedJob:
     lease_token: str
     worker_id: str
     cancel_requested: bool = False
+    # A plain or parent job is "transcode"; a family's children are "chunk", "audio" and
+    # "stitch", with what they are to do in `spec`.
+    kind: JobKind = JobKind.TRANSCODE
+    parent_id: str | None = None
+    spec: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,13 +53,26 @@ class JobRecord:
     created_at: float
     updated_at: float
     finished_at: float | None
+    kind: JobKind = JobKind.TRANSCODE
+    parent_id: str | None = None
+    spec: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> JobRecord:
+        parsed = ("state", "kind", "spec", "result")
         return cls(
-            **{name: row[name] for name in cls.__dataclass_fields__ if name != "state"},
+            **{name: row[name] for name in cls.__dataclass_fields__ if name not in parsed},
             state=JobState(row["state"]),
+            kind=JobKind(row["kind"]),
+            spec=_json_or_none(row["spec"]),
+            result=_json_or_none(row["result"]),
         )
+
+    @property
+    def waiting_on_children(self) -> bool:
+        """A parent whose work its children are doing: RUNNING, with no worker's lease."""
+        return self.state is JobState.RUNNING and self.lease_token is None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -103,10 +121,14 @@ class JobEvent:
     attempt: int
     reason: str | None
     worker_id: str | None
+    # The job's kind, when read with the video's events (a chunked video lists every job
+    # of its family: transcode, chunk, audio, stitch).
+    kind: JobKind | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "job_id": self.job_id,
+            **({"kind": self.kind.value} if self.kind is not None else {}),
             "at": self.at,
             "from": self.from_state.value if self.from_state else None,
             "to": self.to_state.value,
@@ -145,6 +167,10 @@ class Backlog:
         }
 
 
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
+    return json.loads(text) if text else None
+
+
 def job_event_from_row(row: Mapping[Any, Any]) -> JobEvent:
     return JobEvent(
         id=row["id"],
@@ -155,4 +181,5 @@ def job_event_from_row(row: Mapping[Any, Any]) -> JobEvent:
         attempt=row["attempt"],
         reason=row["reason"],
         worker_id=row["worker_id"],
+        kind=JobKind(row["kind"]) if row.get("kind") else None,
     )

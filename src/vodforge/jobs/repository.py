@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, update
 
 from vodforge.db.tables import videos
 from vodforge.domain.states import (
+    JobKind,
     JobState,
     VideoStatus,
 )
@@ -133,6 +134,9 @@ class JobRepository(MaintenanceTransitions):
             lease_token=row["lease_token"],
             worker_id=worker_id,
             cancel_requested=bool(row["cancel_requested"]),
+            kind=JobKind(row["kind"]),
+            parent_id=row["parent_id"],
+            spec=json.loads(row["spec"]) if row["spec"] else None,
         )
 
     def _mark_processing(self, conn: Connection, video_id: str, job_id: str, now: float) -> None:
@@ -224,6 +228,7 @@ class JobRepository(MaintenanceTransitions):
                     retryable=False,
                 )
             self._settle_video(conn, job.video_id, job.id, state, failure=failure)
+        self.advance_family(job.parent_id)
         return state
 
     def finish_cancelled(self, job: ClaimedJob) -> JobState | None:
@@ -252,4 +257,5 @@ class JobRepository(MaintenanceTransitions):
                 self._notify_claimable(conn)
         if notify:
             self.wakeup.signal()
+        self.advance_family(job.parent_id)
         return state

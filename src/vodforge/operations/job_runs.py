@@ -36,6 +36,8 @@ def _run_json(
         status = ExecutorStatus("UNAVAILABLE", error)
     return {
         "id": job.id,
+        "kind": job.kind.value,
+        "parent_id": job.parent_id,
         "state": job.state.value,
         "attempt_count": job.attempt_count,
         "max_attempts": job.max_attempts,

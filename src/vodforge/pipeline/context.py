@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from vodforge.domain.limits import InputLimits
 from vodforge.errors import ConfigError
+from vodforge.jobs.family import NewChild
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import JobRepository
 from vodforge.process import StopToken
@@ -32,13 +33,26 @@ class WorkDeps:
     ffmpeg_path: str | None = None
     # Threads per encoder; 0 means one per core.
     ffmpeg_threads: int = 0
+    # Chunked encoding (SPEC §5): sources longer than chunk_min_duration_s are encoded as
+    # chunks of chunk_s seconds by separate jobs; 0 disables.
+    chunk_s: float = 60.0
+    chunk_min_duration_s: float = 300.0
 
 
 @dataclass(frozen=True)
 class WorkResult:
-    """The package the attempt produced; published when the job completes."""
+    """What the attempt produced. One of: a package, published when the job completes (a
+    plain transcode, or a family's stitch); an output manifest a family's chunk or audio
+    job records on itself; or children, to which a long video's job hands its work."""
 
-    package: dict[str, Any]
+    package: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    children: tuple[NewChild, ...] = ()
+
+    @property
+    def files(self) -> dict[str, Any] | None:
+        """What names the stored files of this attempt (for the storage clean-up hooks)."""
+        return self.package if self.package is not None else self.output
 
 
 @dataclass

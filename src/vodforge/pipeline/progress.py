@@ -53,7 +53,10 @@ class ProgressReporter:
             return
         self._last_write = now
         payload: dict[str, Any] = {"stage": self.stage, **fields}
-        self.telemetry.record_progress(self.job.tenant_id, self.job.video_id, payload)
+        # A family's children run side by side: each keeps its own progress (under its job
+        # id), and the video's is their sum (videos.progress.family_progress).
+        subject = self.job.id if self.job.parent_id else self.job.video_id
+        self.telemetry.record_progress(self.job.tenant_id, subject, payload)
         if force or now - self._last_log >= self.log_interval_s:
             self._last_log = now
             log_event(

@@ -213,6 +213,18 @@ class Storage(ABC):
         self.put_file(key, path, content_type)
         Path(path).unlink(missing_ok=True)
 
+    def copy_object(self, source: str, target: str) -> None:
+        """Store a copy of the object `source` under `target`; ObjectNotFound when missing.
+        Backends that can copy without moving the bytes through this process do so."""
+        self.put_bytes(target, self.read_bytes(source), content_type_for(target))
+
+    def copy_objects(self, pairs: list[tuple[str, str]]) -> None:
+        """copy_object for each (source, target), as many at once as uploads run."""
+        check = [(check_key(source), check_key(target)) for source, target in pairs]
+        _run_all(
+            [_bind_copy(self, source, target) for source, target in check], self.upload_workers
+        )
+
     @abstractmethod
     def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with `prefix`, sorted."""
@@ -276,6 +288,10 @@ class Storage(ABC):
 
 def _bind_put(storage: Storage, key: str, path: Path, content_type: str) -> Callable[[], None]:
     return lambda: storage.put_file(key, path, content_type)
+
+
+def _bind_copy(storage: Storage, source: str, target: str) -> Callable[[], None]:
+    return lambda: storage.copy_object(source, target)
 
 
 def _run_all(tasks: list[Callable[[], None]], workers: int) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -114,6 +115,27 @@ class LocalStorage(Storage):
             os.replace(path, target)
         except OSError:  # another file system: copy, then drop the staged file
             super().move_file(key, path, content_type)
+
+    def copy_object(self, source: str, target: str) -> None:
+        """A hard link: published files never change in place (every write replaces the
+        file), so sharing the inode is a copy that costs nothing."""
+        source_path = self._existing(source)
+        target_path = self.local_path(target)
+        target_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target_path.with_name(
+            f".{target_path.name}.{os.getpid()}.{threading.get_ident()}.link"
+        )
+        try:
+            os.link(source_path, temporary)
+            os.replace(temporary, target_path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            with (
+                _storage_errors("copy", source),
+                open(source_path, "rb") as handle,
+                self._atomic_writer(target_path) as out,
+            ):
+                shutil.copyfileobj(handle, out, 1024 * 1024)
 
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(key for key, _ in self._walk(check_prefix(prefix)))

@@ -170,6 +170,17 @@ class S3Storage(Storage):
                 ContentType=content_type or content_type_for(key),
             )
 
+    def copy_object(self, source: str, target: str) -> None:
+        """A server-side copy: the bytes never leave the bucket (objects up to 5 GB)."""
+        with self._errors("copy", source):
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=self.object_name(target),
+                CopySource={"Bucket": self.bucket, "Key": self.object_name(source)},
+                ContentType=content_type_for(target),
+                MetadataDirective="REPLACE",
+            )
+
     def download_file(self, key: str, path: Path) -> None:
         name = self.object_name(key)
         destination = Path(path)

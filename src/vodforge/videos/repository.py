@@ -107,7 +107,7 @@ class VideoRepository:
         """The events of every job the video has had, oldest first."""
         with reading(self.engine) as conn:
             rows = conn.execute(
-                select(job_events)
+                select(job_events, jobs.c.kind)
                 .join(jobs, jobs.c.id == job_events.c.job_id)
                 .where(jobs.c.video_id == video_id)
                 .order_by(job_events.c.id)

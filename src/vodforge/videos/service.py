@@ -25,6 +25,7 @@ from vodforge.jobs.repository import JobRepository
 from vodforge.playback.signing import PlaybackSigner
 from vodforge.storage.base import Storage, content_type_for, source_key, video_prefix
 from vodforge.telemetry.base import Telemetry
+from vodforge.videos.progress import family_progress
 from vodforge.tenants.repository import Tenant, TenantRepository
 from vodforge.videos.repository import PageKey, VideoRepository
 from vodforge.videos.views import video_json
@@ -129,7 +130,12 @@ class VideoService:
         if tenant_name is None:
             tenant_name = self.tenants.names({video.tenant_id}).get(video.tenant_id, "")
         progress = None
-        if video.status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+        if job is not None and job.waiting_on_children:
+            progress = family_progress(
+                self.jobs.family_parts(job.id),
+                lambda child_id: self.telemetry.read_progress(video.tenant_id, child_id),
+            )
+        elif video.status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
             progress = self.telemetry.read_progress(video.tenant_id, video.id)
         playback = thumbnail = None
         package = video.package

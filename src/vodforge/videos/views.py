@@ -34,6 +34,9 @@ def video_json(
             # ffmpeg's estimate while transcoding; None in the other stages.
             "eta_s": progress.get("eta_s"),
         }
+        if "chunks" in progress:
+            # A chunked video: how many of its chunks there are, are done and run now.
+            progress_json["chunks"] = progress["chunks"]
     else:
         progress_json = {"percent": 0.0, "stage": "queued" if status == "UPLOADED" else None}
     return {

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from vodforge.domain.retry import RetryPolicy
-from vodforge.domain.states import JobState
+from vodforge.domain.states import JobKind, JobState
 from vodforge.errors import ErrorCode, StopRequested, VodforgeError
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import Failure, JobRepository
 from vodforge.logs import Event, log_event
-from vodforge.pipeline.context import JobContext, Work, WorkDeps
+from vodforge.pipeline.context import JobContext, Work, WorkDeps, WorkResult
 from vodforge.process import StopToken
 from vodforge.worker.heartbeat import CANCELLED, SHUTDOWN, Heartbeat
 from vodforge.worker.scratch import scratch_dir
@@ -88,12 +88,12 @@ class JobRunner:
         log_event(log, Event.JOB_CLAIMED, **fields)
         log_event(log, Event.PROCESS_START, **fields)
         error: BaseException | None = None
-        package: dict[str, Any] | None = None
+        result: WorkResult | None = None
         try:
             # Inside the try: whatever happens from here, the finally removes the directory
             # (a worker killed outright leaves it to sweep_stale_scratch at the next start).
             scratch.mkdir(parents=True, exist_ok=True)
-            package = self.work(self.context_factory(job, stop, scratch)).package
+            result = self.work(self.context_factory(job, stop, scratch))
         except StopRequested:
             pass
         except Exception as exc:
@@ -104,9 +104,9 @@ class JobRunner:
             heartbeat.finish()
             shutil.rmtree(scratch, ignore_errors=True)
         took_ms = int((time.monotonic() - started) * 1000)
-        outcome = self._record(job, stop, heartbeat, package, error, took_ms)
-        if package is not None:
-            self._tidy_storage(job, package, published=outcome.succeeded)
+        outcome = self._record(job, stop, heartbeat, result, error, took_ms)
+        if result is not None and result.files is not None:
+            self._tidy_storage(job, result.files, published=outcome.succeeded)
         return outcome
 
     def _tidy_storage(self, job: ClaimedJob, package: dict[str, Any], *, published: bool) -> None:
@@ -125,7 +125,7 @@ class JobRunner:
         job: ClaimedJob,
         stop: StopToken,
         heartbeat: Heartbeat,
-        package: dict[str, object] | None,
+        result: WorkResult | None,
         error: BaseException | None,
         took_ms: int,
     ) -> Outcome:
@@ -149,10 +149,15 @@ class JobRunner:
                 state = self.repo.finish_cancelled(job)
                 log_event(log, Event.JOB_CANCELLED, state=_name(state), **fields)
                 return Outcome(state=state, lease_lost=state is None)
-        if error is None and package is not None:
-            state = self.repo.complete_job(job, dict(package))
+        if error is None and result is not None and result.children:
+            split = self.repo.split_job(job, result.children)
+            state = JobState.RUNNING if split else None
+            log_event(log, Event.JOB_SPLIT, children=len(result.children), split=split, **fields)
+            return Outcome(state=state, lease_lost=not split)
+        if error is None and result is not None and (result.package or result.output):
+            state = self._complete(job, result)
             event = Event.JOB_CANCELLED if state is JobState.CANCELLED else Event.JOB_COMPLETED
-            log_event(log, event, state=_name(state), **fields)
+            log_event(log, event, state=_name(state), kind=job.kind.value, **fields)
             return Outcome(state=state, lease_lost=state is None)
         failure = failure_from(error or RuntimeError("work returned no package"))
         delay = self.retry_policy.delay_s(job.attempt)
@@ -169,6 +174,15 @@ class JobRunner:
             **fields,
         )
         return Outcome(state=state, lease_lost=state is None, failure=failure)
+
+    def _complete(self, job: ClaimedJob, result: WorkResult) -> JobState | None:
+        """The completing transition for this kind of job."""
+        if job.kind is JobKind.STITCH and result.package is not None:
+            return self.repo.publish_family(job, result.package)
+        if job.parent_id is not None and result.output is not None:
+            return self.repo.complete_part(job, result.output)
+        assert result.package is not None, f"a {job.kind.value} job must return a package"
+        return self.repo.complete_job(job, result.package)
 
 
 def _name(state: JobState | None) -> str | None:
