@@ -25,8 +25,8 @@ from vodforge.jobs.repository import JobRepository
 from vodforge.playback.signing import PlaybackSigner
 from vodforge.storage.base import Storage, content_type_for, source_key, video_prefix
 from vodforge.telemetry.base import Telemetry
-from vodforge.videos.progress import family_progress
 from vodforge.tenants.repository import Tenant, TenantRepository
+from vodforge.videos.progress import family_progress
 from vodforge.videos.repository import PageKey, VideoRepository
 from vodforge.videos.views import video_json
 
