@@ -2,7 +2,8 @@
 
 Each tick expires stale leases (counted attempts), dispatches due jobs (new, RETRY_WAIT whose
 backoff ended, failed dispatches after theirs), asks the executor to terminate runs that ignored
-a cancel, reports dispatches that never started, and now and then reconciles. On PostgreSQL an
+a cancel, reports dispatches that never started, and now and then reconciles (and decides
+again for chunked videos' waiting families). On PostgreSQL an
 advisory lock elects the acting scheduler; on SQLite a file lock.
 """
 
@@ -149,12 +150,23 @@ class Scheduler:
                     log.warning("reconcile fix %s failed: %s", fix.to_json(), exc)
         return fixes
 
+    def advance_families(self) -> None:
+        """The safety net under chunked videos: every child's transition already decides its
+        family, but a process that died between the two leaves a parent waiting; this
+        decides again for every waiting parent (idempotent)."""
+        for parent_id in self.repo.waiting_families():
+            try:
+                self.repo.advance_family(parent_id)
+            except Exception as exc:
+                log.warning("advancing the family of job %s failed: %s", parent_id, exc)
+
     def tick(self) -> TickReport:
         report = TickReport(expired=self.expire_stale_leases())
         self.dispatch_due(report)
         self.terminate_overdue_cancels(report)
         if self.ticks % self.reconcile_every == 0:
             self.report_stalled(report)
+            self.advance_families()
             report.reconciled = self.reconcile(apply=True)
             # Repairs may have queued jobs: dispatch them now rather than a tick later.
             self.dispatch_due(report)
