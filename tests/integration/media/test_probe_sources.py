@@ -83,3 +83,55 @@ def test_limits_are_configurable(tmp_path: Path) -> None:
 def test_bundled_ffmpeg_has_libx264() -> None:
     assert ffmpeg_has_libx264(find_ffmpeg())
     assert not ffmpeg_has_libx264("/bin/true")
+
+
+COUNTING_FFMPEG = """#!/bin/sh
+printf '%s\\n' "$*" >> "{log}"
+exec "{real}" "$@"
+"""
+
+
+def counting_ffmpeg(directory: Path) -> tuple[str, Path]:
+    """An ffmpeg that records each command line it is run with, one per line."""
+    log = directory / "calls.log"
+    script = directory / "ffmpeg-counting"
+    script.write_text(COUNTING_FFMPEG.format(log=log, real=find_ffmpeg()))
+    script.chmod(0o755)
+    log.write_text("")
+    return str(script), log
+
+
+def seeks(call: str) -> list[float]:
+    words = call.split()
+    return [float(words[i + 1]) for i, word in enumerate(words) if word == "-ss"]
+
+
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_one_ffmpeg_call_in_the_common_case(tmp_path: Path, container: str) -> None:
+    clip = make_clip(tmp_path / f"c.{container}", width=320, height=180, fps=30, duration_s=4)
+    ffmpeg, log = counting_ffmpeg(tmp_path)
+    info = probe_source(clip, InputLimits(), ffmpeg)
+    (call,) = log.read_text().splitlines()
+    # MP4/MOV: the late frame is decoded in the same call, three quarters in.
+    assert seeks(call) == (
+        [pytest.approx(0.75 * info.duration_s, abs=0.01)] if container == "mp4" else []
+    )
+    assert "-max_pixels" in call.split()
+
+
+def test_a_wrong_duration_hint_moves_the_late_frame_to_ffmpegs_duration(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", width=320, height=180, fps=30, duration_s=4)
+    data = bytearray(clip.read_bytes())
+    at = data.index(b"mvhd") + 4  # version/flags, 2 times, timescale, then the duration
+    assert data[at] == 0
+    duration = int.from_bytes(data[at + 16 : at + 20], "big")
+    data[at + 16 : at + 20] = (duration * 3).to_bytes(4, "big")  # ffmpeg reads the tracks
+    clip.write_bytes(bytes(data))
+    ffmpeg, log = counting_ffmpeg(tmp_path)
+
+    info = probe_source(clip, InputLimits(), ffmpeg)
+
+    assert info.duration_s == pytest.approx(4.0, abs=0.1)
+    calls = log.read_text().splitlines()
+    assert seeks(calls[0]) == [pytest.approx(9.0, abs=0.05)]  # past the end: proves nothing
+    assert seeks(calls[-1]) == [pytest.approx(3.0, abs=0.05)]  # so decoded again, alone
