@@ -1,4 +1,5 @@
-"""Runs the transcode and poster ffmpeg commands under supervision and classifies failures.
+"""Runs the transcode (with its poster and thumbnail, or those alone) under supervision and
+classifies failures.
 
 Classification (what the job engine does next depends on it):
   stop requested (even if ffmpeg then exited 0)  -> StopRequested
@@ -74,6 +75,9 @@ class TranscodeResult:
     wall_s: float
     cpu_s: float
     max_rss_kb: int
+    # Written by the same pass when run_transcode was asked for them.
+    poster: Path | None = None
+    thumbnail: Path | None = None
 
 
 def transcode_timeout_s(duration_s: float) -> float:
@@ -134,10 +138,22 @@ def run_transcode(
     timeout_s: float | None = None,
     preset: str = "veryfast",
     threads: int = 0,
+    with_poster: bool = False,
 ) -> TranscodeResult:
-    """Encode the whole ladder into out_dir (which must be empty) and validate the package."""
+    """Encode the whole ladder into out_dir (which must be empty) and validate the package;
+    with_poster also writes poster.jpg and thumbnail.jpg in the same pass (no second
+    decode, unlike make_poster)."""
     _require_empty(out_dir)
-    argv = transcode_argv(ffmpeg, source, probe, ladder, out_dir, preset=preset, threads=threads)
+    argv = transcode_argv(
+        ffmpeg,
+        source,
+        probe,
+        ladder,
+        out_dir,
+        preset=preset,
+        threads=threads,
+        with_poster=with_poster,
+    )
     parser = ProgressParser(probe.duration_s)
 
     def on_line(line: str) -> None:
@@ -154,6 +170,7 @@ def run_transcode(
     )
     classify_result(result, stop, "transcode")
     package = validate_package(out_dir, probe.duration_s, ladder)
+    images = _require_images(out_dir, "transcode") if with_poster else (None, None)
     # The package is complete on disk, but a stop that arrived meanwhile still wins.
     classify_result(result, stop, "transcode")
     return TranscodeResult(
@@ -163,6 +180,8 @@ def run_transcode(
         wall_s=result.wall_s,
         cpu_s=result.cpu_s,
         max_rss_kb=result.max_rss_kb,
+        poster=images[0],
+        thumbnail=images[1],
     )
 
 
@@ -177,7 +196,9 @@ def make_poster(
     limits: ResourceLimits | None = None,
     timeout_s: float = POSTER_TIMEOUT_S,
 ) -> tuple[Path, Path]:
-    """Write poster.jpg (top rendition size) and thumbnail.jpg; return their paths."""
+    """Write poster.jpg (top rendition size) and thumbnail.jpg with a separate ffmpeg that
+    decodes the source again; return their paths. run_transcode(with_poster=True) writes the
+    same images in its own pass: this is for encodes that do not cover the poster's frame."""
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = poster_argv(ffmpeg, source, probe, top, out_dir)
     result = run_child(
@@ -187,11 +208,15 @@ def make_poster(
         limits=limits if limits is not None else DEFAULT_LIMITS,
     )
     classify_result(result, stop, "poster")
+    return _require_images(out_dir, "poster")
+
+
+def _require_images(out_dir: Path, what: str) -> tuple[Path, Path]:
     poster, thumbnail = out_dir / POSTER_NAME, out_dir / THUMBNAIL_NAME
     for image in (poster, thumbnail):
         if not _is_jpeg(image):
             raise RetryableError(
-                f"poster: {image.name} was not written", code=ErrorCode.OUTPUT_INVALID
+                f"{what}: {image.name} was not written", code=ErrorCode.OUTPUT_INVALID
             )
     return poster, thumbnail
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +41,17 @@ def encode(workdir: Path, **clip: object) -> Encoded:
     progress: list[Progress] = []
     out = workdir / "out"
     result = run_transcode(
-        ffmpeg, source, probe, ladder, out, stop=StopToken(), on_progress=progress.append
+        ffmpeg,
+        source,
+        probe,
+        ladder,
+        out,
+        stop=StopToken(),
+        on_progress=progress.append,
+        with_poster=True,
     )
-    poster, thumbnail = make_poster(ffmpeg, source, probe, ladder[0], out)
-    return Encoded(probe, ladder, result, progress, poster, thumbnail)
+    assert result.poster is not None and result.thumbnail is not None
+    return Encoded(probe, ladder, result, progress, result.poster, result.thumbnail)
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +113,57 @@ def test_hd_progress_reaches_the_end(hd: Encoded) -> None:
     assert percents == sorted(percents)
 
 
-def test_hd_poster_and_thumbnail(hd: Encoded) -> None:
+def test_hd_poster_and_thumbnail(hd: Encoded, tmp_path: Path) -> None:
     assert jpeg_size(hd.poster) == (1280, 720)
     assert jpeg_size(hd.thumbnail) == (320, 180)
+    assert hd.poster.parent == hd.thumbnail.parent == hd.result.out_dir
+    # The transcode pass picked the very frame a separate seek-and-decode picks.
+    source = hd.result.out_dir.parent / "source.mp4"
+    poster, thumbnail = make_poster(find_ffmpeg(), source, hd.probe, hd.ladder[0], tmp_path)
+    assert poster.read_bytes() == hd.poster.read_bytes()
+    assert thumbnail.read_bytes() == hd.thumbnail.read_bytes()
+    assert not list(hd.result.out_dir.rglob("*.tmp")), "no temporary file is left behind"
+
+
+def test_validation_opens_no_segment(hd: Encoded, tmp_path: Path) -> None:
+    """Segments are only stat'ed: reading them whole would cost as much as the upload."""
+    out = tampered(hd, tmp_path)
+    opened: list[str] = []
+    watching = [True]
+
+    def audit(event: str, args: tuple[object, ...]) -> None:
+        if event == "open" and watching[0] and isinstance(args[0], str | Path):
+            opened.append(str(args[0]))
+
+    sys.addaudithook(audit)  # hooks cannot be removed: this one goes quiet instead
+    try:
+        validate_package(out, hd.probe.duration_s, hd.ladder)
+    finally:
+        watching[0] = False
+    names = sorted(Path(path).relative_to(out).as_posix() for path in opened)
+    assert names == sorted(
+        ["master.m3u8", "master.m3u8.tmp"]
+        + [f"{r.name}/index.m3u8" for r in hd.ladder]
+        + [f"{r.name}/init_{i}.mp4" for i, r in enumerate(hd.ladder)]
+    )
+
+
+def test_a_missing_poster_fails_the_transcode_as_output_invalid(tmp_path: Path) -> None:
+    """ffmpeg exiting 0 without the images (say the poster's frame never came) is our fault."""
+    script = tmp_path / "ffmpeg-no-poster"
+    script.write_text(
+        f'#!/bin/sh\n"{find_ffmpeg()}" "$@" || exit $?\nrm -f "{tmp_path}/out/poster.jpg"\n'
+    )
+    script.chmod(0o755)
+    source = make_clip(tmp_path / "s.mp4", width=160, height=90, fps=30, duration_s=1)
+    probe = probe_source(source, InputLimits(), find_ffmpeg())
+    ladder = plan_ladder(probe.width, probe.height, probe.fps, probe.has_audio)
+    with pytest.raises(RetryableError, match=r"poster\.jpg was not written") as caught:
+        run_transcode(
+            str(script), source, probe, ladder, tmp_path / "out",
+            stop=StopToken(), on_progress=lambda _: None, with_poster=True,
+        )  # fmt: skip
+    assert caught.value.code is ErrorCode.OUTPUT_INVALID
 
 
 def test_keyframes_align_into_equal_segments(tmp_path_factory: pytest.TempPathFactory) -> None:

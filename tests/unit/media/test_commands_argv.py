@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vodforge.domain.ladder import Rendition
-from vodforge.media.commands import poster_argv, poster_time_s, transcode_argv
+from vodforge.media.commands import filter_graph, poster_argv, poster_time_s, transcode_argv
 from vodforge.media.probe import FORMAT_WHITELIST, ProbeResult
 
 SOURCE = Path("/scratch/job/source.bin")
@@ -63,7 +63,7 @@ def test_two_rung_ladder_with_audio() -> None:
         "-sc_threshold", "0", "-force_key_frames", "expr:gte(t,n_forced*2)",
         "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000",
         "-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod",
-        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
+        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments+temp_file",
         "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", "/scratch/job/out/%v/seg_%05d.m4s",
         "-master_pl_name", "master.m3u8",
@@ -93,7 +93,7 @@ def test_silent_high_rate_source_caps_fps_and_maps_no_audio() -> None:
         "-sc_threshold", "0", "-force_key_frames", "expr:gte(t,n_forced*3)",
         "-threads", "2",
         "-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod",
-        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
+        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments+temp_file",
         "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", "/scratch/job/out/%v/seg_%05d.m4s",
         "-master_pl_name", "master.m3u8",
@@ -139,3 +139,37 @@ def test_poster_and_thumbnail_in_one_small_call() -> None:
 )
 def test_poster_time_is_inside_the_video(duration: float, expected: float) -> None:
     assert poster_time_s(duration) == pytest.approx(expected)
+
+
+def test_poster_and_thumbnail_from_the_transcode_pass() -> None:
+    plain = transcode_argv("ffmpeg", SOURCE, probe(), [R720, R360], OUT)
+    argv = transcode_argv("ffmpeg", SOURCE, probe(), [R720, R360], OUT, with_poster=True)
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert graph == (
+        "[0:V:0]split=3[s0][s1][s2];"
+        "[s0]scale=1280:720,setsar=1,format=yuv420p[v0];"
+        "[s1]scale=640:360,setsar=1,format=yuv420p[v1];"
+        # The first frame at poster_time_s (1.2 s of 12 s), as `-ss 1.2` would give it.
+        "[s2]select='gte(t,1.2)*isnan(prev_selected_t)',split=2[pa][pb];"
+        "[pa]scale=1280:720,setsar=1[poster];[pb]scale=320:-2,setsar=1[thumb]"
+    )
+    # The HLS output is unchanged and first (its progress is the job's); the images follow.
+    at = plain.index("-filter_complex") + 1
+    assert argv[:at] == plain[:at]
+    assert argv[at + 1 : len(plain)] == plain[at + 1 :]
+    assert argv[len(plain) :] == [
+        "-map", "[poster]", "-map_metadata", "-1", "-frames:v", "1", "-q:v", "3",
+        "-update", "1", "/scratch/job/out/poster.jpg",
+        "-map", "[thumb]", "-map_metadata", "-1", "-frames:v", "1", "-q:v", "4",
+        "-update", "1", "/scratch/job/out/thumbnail.jpg",
+    ]  # fmt: skip
+
+
+def test_thumbnail_never_wider_than_the_top_rendition() -> None:
+    tiny = Rendition("64p", 96, 64, 30.0, 150, 23, False)
+    short = probe(duration_s=0.3, width=96, height=64)
+    graph = filter_graph(short, [tiny], with_poster=True)
+    assert graph.endswith(
+        "[s1]select='gte(t,0)*isnan(prev_selected_t)',split=2[pa][pb];"
+        "[pa]scale=96:64,setsar=1[poster];[pb]scale=96:-2,setsar=1[thumb]"
+    )
