@@ -1,9 +1,9 @@
-"""The transcode job: fetch the source, probe, plan, transcode, poster, upload under the
-attempt's own prefix, and hand back the package that completing the job publishes."""
+"""The transcode job: fetch the source, probe, plan, transcode (poster and thumbnail in the same
+ffmpeg pass), upload under the attempt's own prefix (on remote storage while ffmpeg still
+encodes), and hand back the package that completing the job publishes."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import PurePosixPath
 from typing import Any
@@ -13,9 +13,10 @@ from vodforge.errors import ErrorCode, RetryableError, StopRequested
 from vodforge.jobs.records import ClaimedJob
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
-from vodforge.media.transcode import make_poster, run_transcode
+from vodforge.media.transcode import run_transcode
 from vodforge.pipeline.context import JobContext, WorkDeps, WorkResult
 from vodforge.pipeline.progress import ProgressReporter
+from vodforge.pipeline.upload import package_upload
 from vodforge.storage.base import ObjectNotFound, attempt_prefix, video_prefix
 
 
@@ -48,34 +49,30 @@ class TranscodeWork:
 
         reporter.enter("transcode")
         out_dir = ctx.scratch_dir / "package"
-        result = run_transcode(
-            self.ffmpeg,
-            source,
-            probe,
-            ladder,
-            out_dir,
-            stop=ctx.stop,
-            on_progress=reporter.transcode_progress,
-            # ffmpeg's automatic count starts dozens of threads per encoder (55 on 2 cores
-            # for a 4-rung ladder); one per core per encoder measured faster in bench/transcode.
-            threads=deps.ffmpeg_threads or os.cpu_count() or 0,
-        )
-        reporter.enter("validate", 100.0)
-        poster, thumbnail = make_poster(
-            self.ffmpeg, source, probe, ladder[0], out_dir, stop=ctx.stop
-        )
-        _check(ctx)
-
-        reporter.enter("upload", 100.0)
         prefix = attempt_prefix(video.id, job.id, job.attempt)
-        try:
-            deps.storage.upload_dir(prefix, out_dir)
+        # If anything below raises, the upload stops and no object of the attempt is left.
+        with package_upload(deps.storage, prefix, out_dir, [r.name for r in ladder]) as upload:
+            result = run_transcode(
+                self.ffmpeg,
+                source,
+                probe,
+                ladder,
+                out_dir,
+                stop=ctx.stop,
+                on_progress=reporter.transcode_progress,
+                # ffmpeg's automatic count starts dozens of threads per encoder (55 on 2 cores
+                # for a 4-rung ladder); one per core per encoder measured faster in
+                # bench/transcode.
+                threads=deps.ffmpeg_threads or os.cpu_count() or 0,
+                with_poster=True,
+            )
+            reporter.enter("validate", 100.0)
             _check(ctx)
-        except BaseException:
-            # Nothing will publish this attempt: leave no objects of it behind.
-            with contextlib.suppress(Exception):
-                deps.storage.delete_prefix(prefix)
-            raise
+            reporter.enter("upload", 100.0)
+            upload.finish()
+            _check(ctx)
+        assert result.poster is not None and result.thumbnail is not None
+        poster, thumbnail = result.poster, result.thumbnail
         return WorkResult(
             package={
                 "prefix": prefix,
