@@ -42,9 +42,17 @@ def decide_family(parent_cancel_requested: bool, children: Sequence[ChildView]) 
     """The next step for a waiting parent with these children (none: nothing to decide)."""
     if not children:
         return FamilyDecision()
+    # The cause is the first FAILED or DEAD child, and a CANCELLED one only when there is
+    # none: a flagged child can only end CANCELLED, so a failure is never a cancel's
+    # consequence, while the siblings a failure cancels may record the same finished_at (a
+    # coarse or frozen clock) or an earlier one (another worker's clock, behind).
     bad = sorted(
         (c for c in children if c.state in _BAD_ENDS),
-        key=lambda c: (c.finished_at if c.finished_at is not None else float("inf"), c.id),
+        key=lambda c: (
+            c.state is JobState.CANCELLED,
+            c.finished_at if c.finished_at is not None else float("inf"),
+            c.id,
+        ),
     )
     cause = bad[0] if bad else None
     live = [c for c in children if c.state not in TERMINAL_JOB_STATES]

@@ -145,7 +145,11 @@ class FamilyTransitions(RepositoryCore):
         now = self.clock()
         try:
             with self._write() as conn:
-                self._run(conn, "lock_family", parent_id=job.parent_id)
+                locked = self._run(conn, "lock_family", parent_id=job.parent_id)
+                if locked and locked[0]["cancel_requested"]:
+                    # A cancel accepted before the result wins, as for a plain job, even when
+                    # the decision passing it on to the children has not run yet: run it now.
+                    self._advance(conn, job.parent_id)
                 rows = self._run(
                     conn,
                     "complete_part",

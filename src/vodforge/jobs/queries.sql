@@ -19,8 +19,9 @@
 -- rides along in a data-modifying CTE, so claim, heartbeat and complete are one round trip
 -- each.
 WITH busy AS MATERIALIZED (
+    -- A parent waiting on its children occupies no worker: only its children count.
     SELECT tenant_id, count(*) AS running
-    FROM jobs WHERE state = 'RUNNING'
+    FROM jobs WHERE state = 'RUNNING' AND lease_token IS NOT NULL
     GROUP BY tenant_id
 ), candidate AS (
     SELECT jobs.id
@@ -69,7 +70,7 @@ WHERE id = (
     SELECT jobs.id
     FROM jobs LEFT JOIN (
         SELECT tenant_id, count(*) AS running
-        FROM jobs WHERE state = 'RUNNING'
+        FROM jobs WHERE state = 'RUNNING' AND lease_token IS NOT NULL
         GROUP BY tenant_id
     ) AS busy ON busy.tenant_id = jobs.tenant_id
     WHERE jobs.state IN ('QUEUED', 'RETRY_WAIT') AND jobs.run_after <= :now

@@ -151,9 +151,11 @@ class JobRunner:
                 return Outcome(state=state, lease_lost=state is None)
         if error is None and result is not None and result.children:
             split = self.repo.split_job(job, result.children)
-            state = JobState.RUNNING if split else None
+            # Refused: fenced out, or a cancel came after the last heartbeat, which wins over
+            # the split as over a result (finish_cancelled ends only the latter).
+            state = JobState.RUNNING if split else self.repo.finish_cancelled(job)
             log_event(log, Event.JOB_SPLIT, children=len(result.children), split=split, **fields)
-            return Outcome(state=state, lease_lost=not split)
+            return Outcome(state=state, lease_lost=state is None)
         if error is None and result is not None and (result.package or result.output):
             state = self._complete(job, result)
             event = Event.JOB_CANCELLED if state is JobState.CANCELLED else Event.JOB_COMPLETED
