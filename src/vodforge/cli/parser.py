@@ -13,7 +13,6 @@ from vodforge.cli import (
     operator,
     runtime,
     scaling,
-    serve,
     tenants,
     transcode,
     videos,
@@ -23,6 +22,19 @@ from vodforge.cli.loglines import LOG_FORMATS
 from vodforge.tenants.service import DEFAULT_TENANT
 
 Handler = Callable[..., int]
+
+
+def _serving(name: str) -> Handler:
+    """A handler of cli/serve.py, imported when it runs: FastAPI, uvicorn and the API take
+    about half of the CLI's import time, which every other command (a one-off `transcode`
+    among them) would otherwise pay before doing anything."""
+
+    def handler(*args: Any) -> int:
+        from vodforge.cli import serve
+
+        return int(getattr(serve, name)(*args))
+
+    return handler
 
 
 def _global_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -70,10 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=a.port, default=8000)
 
-    c = add("up", serve.cmd_up, "API, dashboard, scheduler and local workers in one process")
+    c = add("up", _serving("cmd_up"), "API, dashboard, scheduler and local workers in one process")
     listen(c)
     c.add_argument("--workers", type=a.positive_slots, default=1, help="local worker slots")
-    listen(add("api", serve.cmd_api, "the HTTP API alone (uvicorn)"))
+    listen(add("api", _serving("cmd_api"), "the HTTP API alone (uvicorn)"))
     c = add(
         "transcode",
         transcode.cmd_transcode,

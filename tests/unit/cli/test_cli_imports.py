@@ -1,0 +1,45 @@
+"""Commands that serve no HTTP do not import the HTTP stack: a one-off `vodforge transcode`
+would otherwise spend about half of its start-up importing FastAPI and uvicorn."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HTTP_STACK = ("fastapi", "starlette", "uvicorn", "vodforge.api.app", "vodforge.cli.serve")
+
+PROBE = """
+import sys
+from vodforge.cli.parser import build_parser
+args = build_parser().parse_args(sys.argv[1:])
+loaded = [name for name in {stack!r} if name in sys.modules]
+print(",".join(loaded))
+"""
+
+
+def loaded_after_parsing(*argv: str) -> list[str]:
+    code = PROBE.format(stack=HTTP_STACK)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+    )
+    return [name for name in done.stdout.strip().split(",") if name]
+
+
+def test_transcode_parses_without_the_http_stack() -> None:
+    assert loaded_after_parsing("transcode", "clip.mp4", "--out", "out") == []
+
+
+@pytest.mark.parametrize(("command", "handler"), [("up", "cmd_up"), ("api", "cmd_api")])
+def test_serving_commands_reach_their_handlers(
+    command: str, handler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vodforge.cli import serve
+    from vodforge.cli.parser import build_parser
+
+    calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr(serve, handler, lambda *args: calls.append(args) or 7)
+    args = build_parser().parse_args([command])
+    assert args.handler("components", args) == 7
+    assert calls == [("components", args)]
