@@ -156,27 +156,36 @@ def probe_argv(
     ffmpeg: str, path: Path, *, demuxer: str, max_pixels: int, late_s: float | None
 ) -> list[str]:
     """One ffmpeg call that prints the header, decodes the first video frame and, when
-    late_s is given, the first frame at late_s of a second input of the same file; each
-    decoded frame is a framecrc line on stdout whose first field names its input."""
+    late_s is given, the first frame at late_s of a second input of the same file. Each
+    decoded frame is a line on stdout: framecrc (an 0x adler32) for the first frame, framemd5
+    for the late one.
+
+    Two output files, not two streams of one: ffmpeg 5.1 ends every stream of an output file
+    once one of them reaches its -frames.
+    """
     decoder = ["-threads", "1", "-max_pixels", str(max_pixels)]
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", *decoder, *input_args(path, demuxer)]
-    maps = ["-map", "0:V:0", "-frames:0", "1"]
+    outputs = _frame_output("0:V:0", "framecrc")
     if late_s is not None:
         argv += [*decoder, "-ss", f"{late_s:.3f}", *input_args(path, demuxer)]
-        maps += ["-map", "1:V:0", "-frames:1", "1"]
-    return [*argv, *maps, "-c:v", "rawvideo", "-f", "framecrc", "pipe:1"]
+        outputs += _frame_output("1:V:0", "framemd5")
+    return [*argv, *outputs]
+
+
+def _frame_output(stream: str, muxer: str) -> list[str]:
+    return ["-map", stream, "-frames:v", "1", "-c:v", "rawvideo", "-f", muxer, "pipe:1"]
 
 
 def run_probe(
     ffmpeg: str, path: Path, *, demuxer: str, limits: InputLimits, late_s: float | None
 ) -> ProbeRun:
     """Run probe_argv under the probe's time and memory limits; never raises."""
-    frames = [0, 0]
+    frames = {"first": 0, "late": 0}
 
     def on_line(line: str) -> None:
-        match = _FRAMECRC_RE.match(line)
-        if match is not None and int(match.group(1)) < len(frames):
-            frames[int(match.group(1))] += 1
+        match = _FRAME_LINE_RE.match(line)
+        if match is not None:
+            frames["first" if match.group(1).startswith("0x") else "late"] += 1
 
     argv = probe_argv(
         ffmpeg, path, demuxer=demuxer, max_pixels=decode_pixel_cap(limits), late_s=late_s
@@ -189,10 +198,11 @@ def run_probe(
         stderr_tail_lines=4000,
         grace_s=2.0,
     )
-    return ProbeRun(result, frames[0], frames[1])
+    return ProbeRun(result, frames["first"], frames["late"])
 
 
-_FRAMECRC_RE = re.compile(r"^\s*(\d+),")
+# "stream, dts, pts, duration, size, checksum": 0x + 8 hex digits (framecrc) or 32 (framemd5).
+_FRAME_LINE_RE = re.compile(r"^\s*\d+,.*,\s*(0x[0-9a-fA-F]{8}|[0-9a-fA-F]{32})\s*$")
 
 
 def input_header(stderr: str) -> str | None:

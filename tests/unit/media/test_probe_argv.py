@@ -32,8 +32,8 @@ def test_start_and_late_frame_in_one_call() -> None:
         "ffmpeg", "-nostdin", "-hide_banner", "-nostats",
         *DECODER, *HARDENED_INPUT,
         *DECODER, "-ss", "45.000", *HARDENED_INPUT,
-        "-map", "0:V:0", "-frames:0", "1", "-map", "1:V:0", "-frames:1", "1",
-        "-c:v", "rawvideo", "-f", "framecrc", "pipe:1",
+        "-map", "0:V:0", "-frames:v", "1", "-c:v", "rawvideo", "-f", "framecrc", "pipe:1",
+        "-map", "1:V:0", "-frames:v", "1", "-c:v", "rawvideo", "-f", "framemd5", "pipe:1",
     ]  # fmt: skip
 
 
@@ -43,8 +43,7 @@ def test_without_a_late_frame_only_one_input() -> None:
         "ffmpeg", "-nostdin", "-hide_banner", "-nostats", *DECODER,
         "-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST,
         "-f", "matroska", "-i", "file:/scratch/job/source.bin",
-        "-map", "0:V:0", "-frames:0", "1",
-        "-c:v", "rawvideo", "-f", "framecrc", "pipe:1",
+        "-map", "0:V:0", "-frames:v", "1", "-c:v", "rawvideo", "-f", "framecrc", "pipe:1",
     ]  # fmt: skip
 
 
