@@ -6,12 +6,14 @@ forced from the sniffed magic and a demuxer whitelist, so the HLS, concat, playl
 image2 demuxers (which open *other* files named inside the input) can never be used.
 One ffmpeg call usually settles the rest: it prints the header, decodes the first video
 frame and, for MP4/MOV, a frame late in the file (a second input of the same file, seeking to
-three quarters of the duration the file's own mvhd box states), each reported as a framecrc
-line. Every decoder runs with -max_pixels, so a 16000x16000 frame is refused from the header
-without ever being decoded, and the header's limits are checked before anything decoded is
-looked at. Separate calls remain for what that call cannot settle: a header it did not print
-(the header-only run then gives the reason), a source with no duration in its header, a
-decode that failed (run again alone, for its own message) and a late frame it could not place.
+three quarters of the duration the file's own mvhd box states), each reported as a line of
+frame checksums on stdout. Every decoder runs with -max_pixels, so a 16000x16000 frame is
+refused from the header without ever being decoded, and the header's limits are checked
+before anything decoded is looked at. Separate calls remain for what that call cannot settle:
+a header it did not print (the header-only run then gives the reason), a source with no
+duration in its header, a decode that failed (run again alone, for its own message) and a
+late frame it could not place. Where the late frame is, and why, is unchanged: truncation
+shows there, and only MP4/MOV seek by an index (see LATE_FRACTION).
 """
 
 from __future__ import annotations
