@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vodforge.domain.ladder import Rendition
 from vodforge.errors import ErrorCode, RetryableError
+from vodforge.media.fmp4 import Fmp4Error, iter_boxes
 
 DURATION_TOLERANCE_S = 0.25
 ALIGNMENT_TOLERANCE_S = 0.05
@@ -223,18 +224,10 @@ _SAMPLE_ENTRY_FIELDS = {b"avc1": 78, b"mp4a": 28}  # bytes before a sample entry
 
 def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """(type, payload start, box end) for each ISO BMFF box in data[start:end]."""
-    at = start
-    while at + 8 <= end:
-        size = int.from_bytes(data[at : at + 4], "big")
-        kind, header = data[at + 4 : at + 8], 8
-        if size == 1:
-            size, header = int.from_bytes(data[at + 8 : at + 16], "big"), 16
-        elif size == 0:
-            size = end - at
-        if size < header or at + size > end:
-            raise PlaylistError(f"malformed {kind!r} box in init segment")
-        yield kind, at + header, at + size
-        at += size
+    try:
+        yield from iter_boxes(data, start, end, what="init segment")
+    except Fmp4Error as exc:
+        raise PlaylistError(str(exc)) from None
 
 
 def _sample_entries(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
