@@ -18,6 +18,7 @@ from vodforge.media.chunks import (
     audio_argv,
     check_chunk,
     chunk_argv,
+    chunk_timeout_s,
     cut_s,
     output_rate,
 )
@@ -401,6 +402,12 @@ def test_audio_argv_reads_one_video_packet_for_the_same_timeline() -> None:
         "/scratch/job/part/audio/index.m3u8",
         "-map", "0:V:0", "-c", "copy", "-frames:v", "1", "-f", "null", "-",
     ]  # fmt: skip
+
+
+def test_a_chunk_that_cannot_seek_gets_time_to_decode_up_to_itself() -> None:
+    span = ChunkSpan(9, 540.0, 600.0)
+    assert chunk_timeout_s(span, probe()) == 600.0
+    assert chunk_timeout_s(span, probe(format_name="mpegts")) == 1140.0
 
 
 def test_out_dir_with_percent_is_refused() -> None:

@@ -364,6 +364,13 @@ def audio_argv(
 # -- runners ------------------------------------------------------------------------------------
 
 
+def chunk_timeout_s(span: ChunkSpan, probe: ProbeResult) -> float:
+    """The chunk's own encode budget, plus a second per second of source decoded before it
+    when the container cannot seek there (decoding alone runs far faster than that)."""
+    skipped_s = 0.0 if probe.format_name in INDEXED_FORMATS else span.start_s
+    return transcode_timeout_s(span.duration_s) + skipped_s
+
+
 def _require_empty(out_dir: Path) -> None:
     # Files left by another attempt must never be read back as this one's output.
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -426,7 +433,7 @@ def encode_chunk(
         parser=ProgressParser(span.duration_s),
         stop=stop,
         on_progress=on_progress,
-        timeout_s=timeout_s if timeout_s is not None else transcode_timeout_s(span.duration_s),
+        timeout_s=timeout_s if timeout_s is not None else chunk_timeout_s(span, probe),
         limits=limits,
     )
     tracks = tuple(read_track(out_dir, r.name, what=what) for r in ladder)
