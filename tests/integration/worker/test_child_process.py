@@ -61,3 +61,16 @@ def test_address_space_limit_applies_in_the_child() -> None:
     limits = ResourceLimits(address_space_bytes=256 * 1024 * 1024)
     result = run_child([sys.executable, "-c", code], limits=limits)
     assert result.returncode == 1 and "MemoryError" in result.stderr_tail
+
+
+def test_a_child_is_reaped_as_soon_as_it_exits() -> None:
+    """Not at the next periodic check: every short ffmpeg call (the probe) would wait for it."""
+    took = []
+    for _ in range(5):
+        started = time.monotonic()
+        result = run_child(["sleep", "0.05"], stop=StopToken(), timeout_s=10)
+        took.append(time.monotonic() - started)
+        assert result.returncode == 0
+    # Checks are CHECK_S (0.1 s) apart: reaped at a check, a 50 ms child would take 0.1 s.
+    # The fastest of a few runs shows the wake-up on exit, whatever else the machine does.
+    assert min(took) < 0.09, took
