@@ -78,11 +78,21 @@ class WebhookDeliverer:
         # Scheduling follows the repository's clock (a test moves it by hand); the signed
         # timestamp is always real time, because receivers reject one that is off by minutes.
         self.wall_clock = wall_clock
-        # No redirects (a 3xx could point anywhere, past the address check) and no proxy
-        # from the environment (the check must see where the connection really goes).
-        self.client = client or httpx.Client(
-            timeout=self.policy.timeout_s, follow_redirects=False, trust_env=False
-        )
+        self._client = client
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, built on first use: its TLS context costs ~0.1 s, which every
+        command that never delivers (a one-off `vodforge transcode`) would pay at start-up."""
+        with self._client_lock:
+            if self._client is None:
+                # No redirects (a 3xx could point anywhere, past the address check) and no
+                # proxy from the environment (the check must see where the connection goes).
+                self._client = httpx.Client(
+                    timeout=self.policy.timeout_s, follow_redirects=False, trust_env=False
+                )
+            return self._client
 
     def deliver_due(self, limit: int = 100) -> list[DeliveryResult]:
         """Attempt due events one claim at a time until none is due (or `limit`)."""
@@ -207,7 +217,9 @@ class WebhookDeliverer:
         return Attempt(self.repo.clock(), url, None, error[:MAX_ERROR], 0.0)
 
     def close(self) -> None:
-        self.client.close()
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
 
 
 class BackgroundDelivery:

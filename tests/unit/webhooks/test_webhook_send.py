@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 
 from vodforge.webhooks.delivery import WebhookDeliverer
 
@@ -64,3 +65,32 @@ def test_a_timeout_is_a_failed_attempt() -> None:
 
     attempt = deliverer_with(handler, ["93.184.215.14"]).send("http://hooks.example/", "{}", {})
     assert attempt.status_code is None and attempt.error == "no response within 10 s"
+
+
+def test_the_client_is_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its TLS context costs ~0.1 s: commands that never deliver must not pay for it."""
+    built: list[dict[str, Any]] = []
+    real = httpx.Client
+
+    def client(**options: Any) -> httpx.Client:
+        built.append(options)
+        return real(transport=httpx.MockTransport(lambda request: httpx.Response(204)))
+
+    monkeypatch.setattr(httpx, "Client", client)
+    deliverer = WebhookDeliverer(
+        SimpleNamespace(clock=lambda: 1.0),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        allow_private=False,
+        resolve=lambda host, port: ["93.184.215.14"],
+    )
+    assert built == []
+    assert deliverer.send("https://hooks.example/in", "{}", {}).status_code == 204
+    assert deliverer.send("https://hooks.example/in", "{}", {}).status_code == 204
+    assert built == [{"timeout": 10.0, "follow_redirects": False, "trust_env": False}]
+    deliverer.close()
+
+
+def test_closing_an_unused_deliverer_builds_no_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(httpx, "Client", lambda **options: pytest.fail("a client was built"))
+    WebhookDeliverer(None, None, None, allow_private=False).close()  # type: ignore[arg-type]
