@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
+import gc
 import os
 import signal
 import sys
@@ -26,7 +29,17 @@ def pool_size(args: argparse.Namespace) -> int:
     return pool + API_CONNECTIONS if args.command in ("api", "up") else pool
 
 
+@functools.cache
+def leave_the_heap_to_the_os() -> None:
+    """At interpreter exit, freeze the heap so the final garbage collection skips it: every
+    resource is closed explicitly before then, the OS takes the memory back at once, and
+    collecting a heap this size took 0.2-0.4 s of every command's exit on a 2-core machine.
+    Registered once, at exit only: tests that call main() in-process keep a normal heap."""
+    atexit.register(gc.freeze)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    leave_the_heap_to_the_os()
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, log_handler(args.log_format))
     try:

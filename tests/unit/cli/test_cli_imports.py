@@ -1,5 +1,6 @@
-"""Commands that serve no HTTP do not import the HTTP stack: a one-off `vodforge transcode`
-would otherwise spend about half of its start-up importing FastAPI and uvicorn."""
+"""What a one-off command (`vodforge transcode`) pays besides its work: commands that serve
+no HTTP do not import the HTTP stack (about half of the start-up), and the exit skips the
+final garbage collection of the heap."""
 
 from __future__ import annotations
 
@@ -43,3 +44,22 @@ def test_serving_commands_reach_their_handlers(
     args = build_parser().parse_args([command])
     assert args.handler("components", args) == 7
     assert calls == [("components", args)]
+
+
+EXIT_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: print("at exit", gc.get_freeze_count() > 0))
+from vodforge.cli.main import main
+try:
+    main(["--version"])
+except SystemExit:
+    pass
+print("after main", gc.get_freeze_count() > 0)
+"""
+
+
+def test_the_heap_is_frozen_at_exit_and_not_before() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-2:] == ["after main False", "at exit True"]
