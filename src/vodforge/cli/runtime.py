@@ -129,4 +129,5 @@ def cmd_run_job(components: Components, args: argparse.Namespace) -> int:
     stop = StopToken()
     on_termination(lambda: stop.request(SHUTDOWN))
     outcome = build_runner(components).run(claimed, stop)
-    return 0 if outcome.state in (JobState.SUCCEEDED, JobState.CANCELLED) else 1
+    # RUNNING: a long video's job split into chunk jobs, which run as jobs of their own.
+    return 0 if outcome.state in (JobState.SUCCEEDED, JobState.CANCELLED, JobState.RUNNING) else 1

@@ -15,9 +15,11 @@ from vodforge.cli.runtime import build_runner, on_termination
 from vodforge.cli.videos import tenant_for_submit
 from vodforge.domain.states import JobState
 from vodforge.errors import ConfigError, ErrorCode
+from vodforge.jobs.core import Failure
 from vodforge.process import StopToken
 from vodforge.settings import Settings
 from vodforge.tenants.service import DEFAULT_TENANT
+from vodforge.worker.family import run_family
 from vodforge.worker.heartbeat import CANCELLED
 from vodforge.worker.runtime import new_worker_id
 
@@ -62,6 +64,9 @@ def cmd_transcode(components: Components, args: argparse.Namespace) -> int:
             watcher.start()
         try:
             outcome = runner.run(job, stop)
+            if outcome.state is JobState.RUNNING:
+                # A long source was split: run its chunk, audio and stitch jobs here too.
+                outcome = run_family(components.repo, runner, job.id, stop, job.worker_id)
         finally:
             done.set()
             if watcher.is_alive():
@@ -80,6 +85,9 @@ def cmd_transcode(components: Components, args: argparse.Namespace) -> int:
         )
         return 0
     failure = outcome.failure
+    if failure is None and final.error_code:
+        # A chunked video fails through its family: the video carries the reason.
+        failure = Failure(final.error_code, final.error_message or "", retryable=False)
     reason = (
         f"{failure.code}: {failure.message}"
         if failure
@@ -105,6 +113,15 @@ def _follow_progress(
     while not done.wait(0.5):
         progress = components.telemetry.read_progress(tenant_id, video_id) or {}
         stage, speed = progress.get("stage"), progress.get("speed")
+        if not progress:
+            # A chunked video: its progress is its chunks' sum, as the API shows it.
+            shown = components.videos.show(video_id)["progress"]
+            chunks = shown.get("chunks")
+            stage = shown.get("stage")
+            if chunks and stage:
+                stage = f"{stage} {chunks['done']}/{chunks['total']} chunks"
+            bar.show(shown.get("percent"), stage)
+            continue
         if stage and isinstance(speed, int | float) and speed > 0:
             stage = f"{stage} {speed:.1f}x"
         bar.show(progress.get("percent"), stage)

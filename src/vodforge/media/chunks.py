@@ -479,10 +479,38 @@ def encode_audio(
         timeout_s=timeout_s if timeout_s is not None else transcode_timeout_s(probe.duration_s),
         limits=limits,
     )
+    fold_short_tail(out_dir / AUDIO_NAME)
     track = read_track(out_dir, AUDIO_NAME, what="audio")
     check_audio(track, probe.duration_s)
     classify_result(result, stop, "audio")
     return PartOutput(kind="audio", index=0, tracks=(track,))
+
+
+SHORT_TAIL_S = 0.5
+
+
+def fold_short_tail(track_dir: Path, min_s: float = SHORT_TAIL_S) -> None:
+    """Append a last segment shorter than min_s to the one before it.
+
+    The audio job's last segment is often a single AAC frame (the encoder's priming frame
+    pushes the 4 s cuts 21 ms late, so the source's final frame is left over), and hls.js
+    never appends such a sliver: it then never ends the stream, and playback stalls a frame
+    before the end. Two fragments in one segment are still one fMP4 media segment."""
+    path = track_dir / MEDIA_PLAYLIST
+    playlist = parse_media_playlist(path.read_text(encoding="utf-8"))
+    segments = playlist.segments
+    if len(segments) < 2 or segments[-1].duration_s >= min_s:
+        return
+    before, last = segments[-2], segments[-1]
+    with (track_dir / before.uri).open("ab") as merged:
+        merged.write((track_dir / last.uri).read_bytes())
+    (track_dir / last.uri).unlink()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at_last, at_before = lines.index(last.uri), lines.index(before.uri)
+    # Each URI line follows its EXTINF line: drop the last pair, lengthen the one before.
+    lines[at_before - 1] = f"#EXTINF:{before.duration_s + last.duration_s:.6f},"
+    del lines[at_last - 1 : at_last + 1]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # -- reading the output back --------------------------------------------------------------------

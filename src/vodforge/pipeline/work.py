@@ -9,11 +9,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from vodforge.domain.ladder import plan_ladder
+from vodforge.domain.states import JobKind
 from vodforge.errors import ErrorCode, RetryableError, StopRequested
 from vodforge.jobs.records import ClaimedJob
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.probe import probe_source
 from vodforge.media.transcode import run_transcode
+from vodforge.pipeline.chunked import FamilyWork, plan_children
 from vodforge.pipeline.context import JobContext, WorkDeps, WorkResult
 from vodforge.pipeline.progress import ProgressReporter
 from vodforge.pipeline.upload import package_upload
@@ -24,9 +26,12 @@ class TranscodeWork:
     def __init__(self, deps: WorkDeps, ffmpeg: str) -> None:
         self.deps = deps
         self.ffmpeg = ffmpeg
+        self.family = FamilyWork(deps, ffmpeg)
 
     def __call__(self, ctx: JobContext) -> WorkResult:
         deps, job = self.deps, ctx.job
+        if job.kind is not JobKind.TRANSCODE:
+            return self.family(ctx)
         video = deps.videos.get_video(job.video_id)
         reporter = ProgressReporter(deps.telemetry, job)
 
@@ -46,6 +51,10 @@ class TranscodeWork:
         deps.videos.record_probe(video.id, job, probe.to_json())
         ladder = plan_ladder(probe.width, probe.height, probe.fps, probe.has_audio)
         _check(ctx)
+        children = plan_children(deps, probe)
+        if children:
+            # A long source: chunk and audio jobs do the work, a stitch job publishes.
+            return WorkResult(children=children)
 
         reporter.enter("transcode")
         out_dir = ctx.scratch_dir / "package"
@@ -97,7 +106,11 @@ class TranscodeWork:
         )
 
     def published(self, job: ClaimedJob, package: dict[str, Any]) -> None:
-        """After publishing, remove the files of every other attempt of this video."""
+        """After publishing, remove the files of every other attempt of this video (a
+        family's parts included: the stitch copied what it needed). A chunk or the audio
+        publishes nothing: its files wait for the stitch."""
+        if job.kind in (JobKind.CHUNK, JobKind.AUDIO):
+            return
         storage = self.deps.storage
         attempts_root = video_prefix(job.video_id) + "attempts/"
         keep = package["prefix"]
