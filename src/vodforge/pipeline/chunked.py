@@ -22,7 +22,7 @@ from vodforge.domain.states import JobKind
 from vodforge.errors import ErrorCode, RetryableError
 from vodforge.jobs.family import NewChild
 from vodforge.jobs.records import VideoRecord
-from vodforge.media.chunks import PartOutput, encode_audio, encode_chunk
+from vodforge.media.chunks import INDEXED_FORMATS, PartOutput, encode_audio, encode_chunk
 from vodforge.media.commands import poster_time_s
 from vodforge.media.probe import ProbeResult
 from vodforge.media.stitch import plan_stitch
@@ -36,6 +36,11 @@ def plan_children(deps: WorkDeps, probe: ProbeResult) -> tuple[NewChild, ...]:
     """The children of a source long enough to chunk: the audio first (one job over the
     whole source, so no AAC priming gap at a chunk boundary), then the chunks in order.
     Empty when the source is encoded in one job."""
+    if probe.is_vfr or probe.format_name not in INDEXED_FORMATS:
+        # A chunk is cut exactly only on a constant frame rate, and found quickly only in a
+        # container with an index (MP4/MOV): elsewhere every chunk would decode the source
+        # from its start. Those sources are encoded in one job, as short ones are.
+        return ()
     spans = plan_chunks(
         probe.duration_s, chunk_s=deps.chunk_s, min_duration_s=deps.chunk_min_duration_s
     )
