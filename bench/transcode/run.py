@@ -46,7 +46,8 @@ from vodforge.domain.ladder import plan_ladder
 from vodforge.domain.limits import InputLimits
 from vodforge.media.commands import transcode_argv
 from vodforge.media.ffmpeg import find_ffmpeg
-from vodforge.media.probe import ProbeResult, probe_source
+from vodforge.media.probe import probe_source
+from vodforge.media.probe_header import ProbeResult
 
 INPROC = Path(__file__).with_name("inproc.py")
 MB = 1024 * 1024

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vodforge.domain.ladder import Rendition
-from vodforge.media.probe import ProbeResult, input_args
+from vodforge.media.probe_header import ProbeResult
+from vodforge.media.sniff import input_args
 
 MASTER_NAME = "master.m3u8"
 MEDIA_PLAYLIST = "index.m3u8"

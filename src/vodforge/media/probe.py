@@ -1,7 +1,7 @@
 """Probes an uploaded source with ffmpeg, hardened against hostile files, and enforces limits.
 
-The order matters: cheap checks on the file itself (size, type, magic bytes) run before
-ffmpeg ever sees it; ffmpeg is then run with only the `file` protocol, a fixed demuxer
+The order matters: cheap checks on the file itself (size, type, magic bytes: media.sniff) run
+before ffmpeg ever sees it; ffmpeg is then run with only the `file` protocol, a fixed demuxer
 forced from the sniffed magic and a demuxer whitelist, so the HLS, concat, playlist and
 image2 demuxers (which open *other* files named inside the input) can never be used.
 One ffmpeg call usually settles the rest: it prints the header, decodes the first video
@@ -19,23 +19,19 @@ shows there, and only MP4/MOV seek by an index (see LATE_FRACTION).
 from __future__ import annotations
 
 import re
-import stat
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, InputRejected, RetryableError
 from vodforge.media.movhead import movie_duration_s
+from vodforge.media.probe_header import ProbeResult, input_header, parse_header
 from vodforge.media.progress import ProgressParser
+from vodforge.media.sniff import SNIFF_BYTES, check_source_file, input_args, sniff_container
 from vodforge.process import ChildResult, ResourceLimits, run_child
 
-# Every name of every demuxer we accept, as ffmpeg spells them in -format_whitelist.
-FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,ogg,asf"
-SNIFF_BYTES = 4096
 PROBE_ADDRESS_SPACE = 4 * 1024**3
-_MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"}
-_ASF_GUID = bytes.fromhex("3026B2758E66CF11A6D900AA0062CE6C")
 _HEADER_OK = "At least one output file must be specified"
 # Where the late frame is decoded: not at the very end, where a video track may legitimately
 # stop a little before the audio. The mvhd hint may differ from ffmpeg's duration by this much.
@@ -54,35 +50,6 @@ _BAD_DATA_MARKERS = (
     "Invalid data found",
     "Error opening input",
 )
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """What the pipeline needs to know about a source; width/height are display size."""
-
-    format_name: str  # the ffmpeg demuxer used (and forced again when transcoding)
-    duration_s: float
-    width: int
-    height: int
-    coded_width: int
-    coded_height: int
-    rotation: int  # clockwise degrees a player turns the coded picture: 0, 90, 180, 270
-    fps: float
-    is_vfr: bool
-    video_codec: str
-    pix_fmt: str
-    bit_depth: int
-    has_audio: bool
-    audio_codec: str | None
-    size_bytes: int
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ProbeResult:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def probe_source(path: Path, limits: InputLimits, ffmpeg: str) -> ProbeResult:
@@ -207,19 +174,6 @@ def run_probe(
 _FRAME_LINE_RE = re.compile(r"^\s*\d+,.*,\s*(0x[0-9a-fA-F]{8}|[0-9a-fA-F]{32})\s*$")
 
 
-def input_header(stderr: str) -> str | None:
-    """ffmpeg's description of input #0 (its "Input #0" line and the indented lines after
-    it), or None when ffmpeg printed none."""
-    lines = stderr.splitlines()
-    for start, line in enumerate(lines):
-        if line.startswith("Input #0,"):
-            end = start + 1
-            while end < len(lines) and lines[end].startswith(" "):
-                end += 1
-            return "\n".join(lines[start:end])
-    return None
-
-
 def _late_seek_hint(path: Path, demuxer: str, limits: InputLimits) -> float | None:
     # Only where the late check applies, and never past the duration limit: a file claiming
     # to be longer is refused from its header before any late frame would be looked at.
@@ -254,91 +208,6 @@ def _raise_if_cut_short(result: ChildResult) -> None:
             f"ffmpeg probe killed by signal {result.killed_by_signal}",
             code=ErrorCode.TRANSCODE_FAILED,
         )
-
-
-def check_source_file(path: Path, limits: InputLimits) -> int:
-    """Refuse anything but a non-empty regular file within the size limit; return its size."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        # Our own scratch copy vanished: not the uploader's fault, so another attempt may work.
-        raise RetryableError(
-            f"source file {path.name} is missing", code=ErrorCode.STORAGE_ERROR
-        ) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise InputRejected("source is not a regular file", code=ErrorCode.INVALID_INPUT)
-    if st.st_size == 0:
-        raise InputRejected("file is empty", code=ErrorCode.INVALID_INPUT)
-    if st.st_size > limits.max_file_bytes:
-        raise InputRejected(
-            f"file is {st.st_size} bytes, over the {limits.max_file_bytes} byte limit",
-            code=ErrorCode.INPUT_TOO_LARGE,
-        )
-    return st.st_size
-
-
-def sniff_container(head: bytes) -> str:
-    """Name the ffmpeg demuxer for these leading bytes, or refuse the file."""
-    if not head:
-        raise InputRejected("file is empty", code=ErrorCode.INVALID_INPUT)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text[:7].upper() == b"#EXTM3U" or text[:6].upper() == b"#EXTINF":
-        raise InputRejected("playlists are not accepted as uploads", code=_UNSUPPORTED)
-    if text[:8].lower() == b"ffconcat" or re.match(rb"(?i)(#[^\n]*\n\s*)*file\s+\S", text):
-        raise InputRejected("concat lists are not accepted as uploads", code=_UNSUPPORTED)
-    demuxer = _magic_demuxer(head)
-    if demuxer is not None:
-        return demuxer
-    if _looks_like_text(head):
-        raise InputRejected("file is text, not a video", code=ErrorCode.INVALID_INPUT)
-    raise InputRejected("not a recognised video container", code=_UNSUPPORTED)
-
-
-_UNSUPPORTED = ErrorCode.UNSUPPORTED_FORMAT
-
-
-def _magic_demuxer(head: bytes) -> str | None:
-    if len(head) >= 8 and head[4:8] in _MOV_BOXES:
-        return "mov"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "matroska"
-    if head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"AVIX"):
-        return "avi"
-    if head.startswith(b"FLV\x01"):
-        return "flv"
-    if head.startswith(b"OggS"):
-        return "ogg"
-    if head.startswith(_ASF_GUID):
-        return "asf"
-    if head.startswith(b"\x00\x00\x01\xba"):
-        return "mpeg"
-    for offset, packet in ((0, 188), (4, 192)):
-        if head[offset : offset + 1] == b"\x47" and (
-            len(head) < offset + packet + 1 or head[offset + packet] == 0x47
-        ):
-            return "mpegts"
-    return None
-
-
-def _looks_like_text(head: bytes) -> bool:
-    try:
-        decoded = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # A multi-byte character cut at the sniff boundary is still text.
-        try:
-            decoded = head[:-4].decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return all(ch.isprintable() or ch in "\t\r\n\f" for ch in decoded)
-
-
-def input_args(path: Path, demuxer: str | None) -> list[str]:
-    """The hardened input options shared by the probe and the transcode."""
-    args = ["-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST]
-    if demuxer is not None:
-        args += ["-f", demuxer]
-    # "file:" keeps a name like "concat:a|b" or "subfile,,..." from selecting a protocol.
-    return [*args, "-i", f"file:{path.absolute()}"]
 
 
 def run_header_probe(
@@ -391,114 +260,6 @@ def _last_error(stderr: str) -> str:
 def _strip_context(line: str) -> str:
     # "[in#0 @ 0x55...] [dec:h264 @ 0x...] message" -> "message"
     return re.sub(r"^(\[[^\]]*\]\s*)+", "", line)[:160]
-
-
-_STREAM_RE = re.compile(
-    r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?: (Video|Audio|Subtitle|Data|Attachment): "
-    r"(.*)$"
-)
-_DURATION_RE = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_DIMS_RE = re.compile(r"\b(\d{1,6})x(\d{1,6})\b")
-_SAR_RE = re.compile(r"\[SAR (\d+):(\d+)")
-_ROTATION_RE = re.compile(r"(?i)display ?matrix: rotation of (-?\d+(?:\.\d+)?) degrees")
-
-
-def _rate(text: str, unit: str) -> float | None:
-    match = re.search(rf"(\d+(?:\.\d+)?)(k?) {unit}\b", text)
-    if match is None:
-        return None
-    return float(match.group(1)) * (1000.0 if match.group(2) else 1.0)
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    parts.append(current.strip())
-    return parts
-
-
-def _bit_depth(pix_fmt: str) -> int:
-    match = re.search(r"p(9|10|12|14|16)(?:le|be)$", pix_fmt) or re.match(r"p0(10|12|16)", pix_fmt)
-    return int(match.group(1)) if match else 8
-
-
-def parse_header(stderr: str, *, demuxer: str, size_bytes: int) -> ProbeResult:
-    """Turn ffmpeg's input description into a ProbeResult; NO_VIDEO_STREAM if it has none."""
-    lines = stderr.splitlines()
-    duration = 0.0
-    duration_match = _DURATION_RE.search(stderr)
-    if duration_match is not None:
-        h, m, s = duration_match.groups()
-        duration = int(h) * 3600 + int(m) * 60 + float(s)
-    video: tuple[str, list[str]] | None = None
-    audio_codec: str | None = None
-    for index, line in enumerate(lines):
-        match = _STREAM_RE.match(line)
-        if match is None:
-            continue
-        kind, body = match.group(2), match.group(3)
-        if kind == "Audio" and audio_codec is None:
-            audio_codec = body.split()[0].rstrip(",")
-        # Cover art is a "video" stream too; it is not a video.
-        if kind == "Video" and video is None and "(attached pic)" not in body:
-            block = []
-            for follow in lines[index + 1 :]:
-                if _STREAM_RE.match(follow) or not follow.startswith("    "):
-                    break
-                block.append(follow)
-            video = (body, block)
-    if video is None:
-        raise InputRejected("file has no video stream", code=ErrorCode.NO_VIDEO_STREAM)
-    body, block = video
-    parts = _split_top_level(body)
-    codec = parts[0].split()[0]
-    dims = _DIMS_RE.search(body)
-    if dims is None:
-        raise InputRejected("video stream has no frame size", code=ErrorCode.INVALID_INPUT)
-    coded_w, coded_h = int(dims.group(1)), int(dims.group(2))
-    pix_fmt = ""
-    if len(parts) > 1 and not _DIMS_RE.search(parts[1]):
-        pix_fmt = parts[1].split("(")[0].strip()
-    avg_fps, tbr = _rate(body, "fps"), _rate(body, "tbr")
-    fps = avg_fps or tbr or 0.0
-    # A mean rate that differs from the stream's base rate means frames are unevenly spaced.
-    is_vfr = bool(avg_fps and tbr and abs(avg_fps - tbr) > 0.01 * tbr)
-    rotation = 0
-    for follow in block:
-        rot = _ROTATION_RE.search(follow)
-        if rot is not None:
-            # ffmpeg prints the display matrix angle anticlockwise; store it clockwise.
-            rotation = round(-float(rot.group(1)) / 90) * 90 % 360
-            break
-    display_w, display_h = coded_w, coded_h
-    sar = _SAR_RE.search(body)
-    if sar is not None and int(sar.group(1)) > 0 and int(sar.group(2)) > 0:
-        display_w = round(coded_w * int(sar.group(1)) / int(sar.group(2)))
-    if rotation in (90, 270):
-        display_w, display_h = display_h, display_w
-    return ProbeResult(
-        format_name=demuxer,
-        duration_s=duration,
-        width=display_w,
-        height=display_h,
-        coded_width=coded_w,
-        coded_height=coded_h,
-        rotation=rotation,
-        fps=fps,
-        is_vfr=is_vfr,
-        video_codec=codec,
-        pix_fmt=pix_fmt,
-        bit_depth=_bit_depth(pix_fmt),
-        has_audio=audio_codec is not None,
-        audio_codec=audio_codec,
-        size_bytes=size_bytes,
-    )
 
 
 def check_limits(info: ProbeResult, limits: InputLimits) -> None:

@@ -1,7 +1,7 @@
 """Plans the package of a chunked encode: which part files go where, and the playlists that
 join the chunks' segments into one timeline, without re-encoding anything.
 
-Pure: it reads only the parts' manifests (media.chunks.PartOutput), never a file, and
+Pure: it reads only the parts' manifests (media.parts.PartOutput), never a file, and
 validates them as strictly as validate_package checks an unchunked package, plus what only
 chunks can get wrong: a missing chunk, a gap, an overlap or a timestamp jump at a boundary.
 """
@@ -15,8 +15,6 @@ from pathlib import Path
 
 from vodforge.domain.ladder import Rendition
 from vodforge.errors import ErrorCode, RetryableError
-from vodforge.media.chunks import AUDIO_NAME, PartOutput, TrackPart, check_aligned, check_audio
-from vodforge.media.chunks import frame_s as frame_duration_s
 from vodforge.media.commands import (
     INIT_NAME,
     MASTER_NAME,
@@ -32,6 +30,8 @@ from vodforge.media.hls import (
     RenditionReport,
     peak_bitrate,
 )
+from vodforge.media.parts import AUDIO_NAME, PartOutput, TrackPart, check_aligned, check_audio
+from vodforge.media.parts import frame_s as frame_duration_s
 
 AUDIO_GROUP = "audio"
 

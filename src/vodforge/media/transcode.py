@@ -19,7 +19,7 @@ from vodforge.domain.ladder import Rendition
 from vodforge.errors import ErrorCode, InputRejected, RetryableError, StopRequested
 from vodforge.media.commands import POSTER_NAME, THUMBNAIL_NAME, poster_argv, transcode_argv
 from vodforge.media.hls import PackageReport, validate_package
-from vodforge.media.probe import ProbeResult
+from vodforge.media.probe_header import ProbeResult
 from vodforge.media.progress import Progress, ProgressParser
 from vodforge.process import ChildResult, ResourceLimits, StopToken, run_child
 

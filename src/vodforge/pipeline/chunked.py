@@ -22,9 +22,10 @@ from vodforge.domain.states import JobKind
 from vodforge.errors import ErrorCode, RetryableError
 from vodforge.jobs.family import NewChild
 from vodforge.jobs.records import VideoRecord
-from vodforge.media.chunks import INDEXED_FORMATS, PartOutput, encode_audio, encode_chunk
+from vodforge.media.chunks import INDEXED_FORMATS, encode_audio, encode_chunk
 from vodforge.media.commands import poster_time_s
-from vodforge.media.probe import ProbeResult
+from vodforge.media.parts import PartOutput
+from vodforge.media.probe_header import ProbeResult
 from vodforge.media.stitch import plan_stitch
 from vodforge.pipeline.context import JobContext, WorkDeps, WorkResult
 from vodforge.pipeline.progress import ProgressReporter

@@ -21,7 +21,7 @@ from vodforge.domain.chunks import ChunkSpan, plan_chunks
 from vodforge.domain.ladder import Rendition, Rung, plan_ladder
 from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, RetryableError
-from vodforge.media.chunks import PartOutput, encode_audio, encode_chunk
+from vodforge.media.chunks import encode_audio, encode_chunk
 from vodforge.media.commands import poster_time_s
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.fmp4 import read_init, read_segment
@@ -31,7 +31,9 @@ from vodforge.media.hls import (
     parse_media_playlist,
     validate_package,
 )
-from vodforge.media.probe import ProbeResult, probe_source
+from vodforge.media.parts import PartOutput
+from vodforge.media.probe import probe_source
+from vodforge.media.probe_header import ProbeResult
 from vodforge.media.progress import Progress
 from vodforge.media.stitch import StitchPlan, plan_stitch
 from vodforge.media.transcode import TranscodeResult, run_transcode

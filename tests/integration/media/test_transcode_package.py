@@ -15,7 +15,8 @@ from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, RetryableError
 from vodforge.media.ffmpeg import find_ffmpeg
 from vodforge.media.hls import parse_master_playlist, parse_media_playlist, validate_package
-from vodforge.media.probe import ProbeResult, probe_source
+from vodforge.media.probe import probe_source
+from vodforge.media.probe_header import ProbeResult
 from vodforge.media.progress import Progress
 from vodforge.media.transcode import TranscodeResult, make_poster, run_transcode
 from vodforge.process import StopToken

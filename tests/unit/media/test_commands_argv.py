@@ -8,7 +8,8 @@ import pytest
 
 from vodforge.domain.ladder import Rendition
 from vodforge.media.commands import filter_graph, poster_argv, poster_time_s, transcode_argv
-from vodforge.media.probe import FORMAT_WHITELIST, ProbeResult
+from vodforge.media.probe_header import ProbeResult
+from vodforge.media.sniff import FORMAT_WHITELIST
 
 SOURCE = Path("/scratch/job/source.bin")
 OUT = Path("/scratch/job/out")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vodforge.media.chunks import fold_short_tail
 from vodforge.media.hls import parse_media_playlist
+from vodforge.media.parts import fold_short_tail
 
 PLAYLIST = """#EXTM3U
 #EXT-X-VERSION:7

@@ -8,15 +8,9 @@ import pytest
 
 from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, InputRejected
-from vodforge.media.probe import (
-    FORMAT_WHITELIST,
-    ProbeResult,
-    check_limits,
-    decode_pixel_cap,
-    input_header,
-    parse_header,
-    probe_argv,
-)
+from vodforge.media.probe import check_limits, decode_pixel_cap, probe_argv
+from vodforge.media.probe_header import ProbeResult, input_header, parse_header
+from vodforge.media.sniff import FORMAT_WHITELIST
 
 SOURCE = Path("/scratch/job/source.bin")
 HARDENED_INPUT = [

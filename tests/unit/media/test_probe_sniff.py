@@ -6,7 +6,9 @@ import pytest
 
 from vodforge.domain.limits import InputLimits
 from vodforge.errors import ErrorCode, InputRejected
-from vodforge.media.probe import ProbeResult, check_limits, parse_header, sniff_container
+from vodforge.media.probe import check_limits
+from vodforge.media.probe_header import ProbeResult, parse_header
+from vodforge.media.sniff import sniff_container
 
 
 @pytest.mark.parametrize(

@@ -11,18 +11,10 @@ import pytest
 from vodforge.domain.chunks import ChunkSpan
 from vodforge.domain.ladder import Rendition
 from vodforge.errors import ErrorCode, RetryableError
-from vodforge.media.chunks import (
-    PartOutput,
-    SegmentPart,
-    TrackPart,
-    audio_argv,
-    check_chunk,
-    chunk_argv,
-    chunk_timeout_s,
-    cut_s,
-    output_rate,
-)
-from vodforge.media.probe import FORMAT_WHITELIST, ProbeResult
+from vodforge.media.chunks import audio_argv, chunk_argv, chunk_timeout_s, cut_s, output_rate
+from vodforge.media.parts import PartOutput, SegmentPart, TrackPart, check_chunk
+from vodforge.media.probe_header import ProbeResult
+from vodforge.media.sniff import FORMAT_WHITELIST
 from vodforge.media.stitch import plan_stitch
 
 R360 = Rendition("360p", 640, 360, 30.0, 800, 21, True)

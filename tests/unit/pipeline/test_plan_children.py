@@ -6,7 +6,7 @@ from typing import Any
 
 from vodforge.domain.limits import InputLimits
 from vodforge.domain.states import JobKind
-from vodforge.media.probe import ProbeResult
+from vodforge.media.probe_header import ProbeResult
 from vodforge.pipeline.chunked import plan_children
 from vodforge.pipeline.context import WorkDeps
 
