@@ -7,6 +7,8 @@ VODFORGE_TEST_FAULT_CHUNK names the chunk index the fault hits (default 1).
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 from vodforge.domain.states import JobKind
 from vodforge.errors import ErrorCode, InputRejected
@@ -28,6 +30,24 @@ def rejecting_chunk_work(deps: WorkDeps) -> Work:
             raise InputRejected(
                 "source cannot be decoded: injected by the test", code=ErrorCode.INVALID_INPUT
             )
+        return real(ctx)
+
+    work.published = real.published  # type: ignore[attr-defined]
+    work.discarded = real.discarded  # type: ignore[attr-defined]
+    return work
+
+
+def marking_chunk_work(deps: WorkDeps) -> Work:
+    """On its first attempt that chunk first writes this worker's pid to the file named by
+    VODFORGE_TEST_MARKER (and waits a moment), so a test can SIGKILL the worker while it
+    holds the chunk; every other run is the real work."""
+    real = transcode_work(deps)
+    marker = Path(os.environ["VODFORGE_TEST_MARKER"])
+
+    def work(ctx: JobContext) -> WorkResult:
+        if _is_target(ctx) and ctx.job.attempt == 1:
+            marker.write_text(str(os.getpid()))
+            time.sleep(2.0)
         return real(ctx)
 
     work.published = real.published  # type: ignore[attr-defined]
