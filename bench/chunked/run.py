@@ -13,7 +13,7 @@ Then: CPU c1/u, wall and speedups, package bytes chunked/unchunked (all files, a
 rendition's H.264 payload), PSNR/SSIM of every rendition against the source, and T(N) for
 N workers simulated from c1's per-job times (bench/chunked/sim.py).
 
-    .venv/bin/python -m bench.chunked.run            # 10 min source, 60 s chunks (~1 h here)
+    .venv/bin/python -m bench.chunked.run            # 10 min source, 60 s chunks (~2 h, 2 cores)
     .venv/bin/python -m bench.chunked.run --quick    # 2 min source, 20 s chunks
 """
 
