@@ -213,7 +213,9 @@ def _check_boundary(before: TrackPart, after: TrackPart, frame_s: float, where: 
             f"{where}: {after.name} has timescale {after.timescale}, "
             f"the chunk before {before.timescale}"
         )
-    if abs(after.start_s - before.end_s) > frame_s:
+    # A whole frame between two chunks is a frame dropped (or, as overlap, encoded twice);
+    # the chunks' decode times continue exactly, so less than half a frame is rounding.
+    if abs(after.start_s - before.end_s) >= frame_s / 2:
         kind = "gap" if after.start_s > before.end_s else "overlap"
         raise _invalid(
             f"{where}: {after.name} starts at {after.start_s:.6f} s but the chunk before "

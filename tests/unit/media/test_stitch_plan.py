@@ -189,15 +189,27 @@ def test_a_gap_an_overlap_or_a_jump_at_a_boundary_is_refused() -> None:
     invalid([first, chunks_of_20s()[1], jump], audio(), LADDER, 20.0, match=r"chunk 2: .*gap")
 
 
-def test_within_one_frame_is_accepted() -> None:
-    first, _, third = chunks_of_20s()
-    second = chunk(1, 240, [120, 120])
-    nudged = PartOutput(
+def _nudged(part: PartOutput, ticks: int) -> PartOutput:
+    return PartOutput(
         "chunk",
-        1,
-        tuple(dataclasses.replace(t, start=t.start + 300, end=t.end + 300) for t in second.tracks),
+        part.index,
+        tuple(
+            dataclasses.replace(t, start=t.start + ticks, end=t.end + ticks) for t in part.tracks
+        ),
     )
+
+
+def test_less_than_half_a_frame_is_accepted() -> None:
+    first, _, third = chunks_of_20s()
+    nudged = _nudged(chunk(1, 240, [120, 120]), 200)  # 200 of the 512 ticks of a frame
     assert plan_stitch([first, nudged, third], audio(), LADDER, 20.0).report.segment_count == 5
+
+
+def test_one_frame_missing_at_a_boundary_is_refused() -> None:
+    # A chunk that lost its first frame starts one frame (512 ticks) after the one before.
+    first, _, third = chunks_of_20s()
+    late = _nudged(chunk(1, 240, [120, 120]), 512)
+    invalid([first, late, third], audio(), LADDER, 20.0, match=r"chunk 1: .*gap of 0.0333")
 
 
 def test_a_chunk_must_start_every_segment_on_a_keyframe() -> None:
