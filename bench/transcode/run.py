@@ -240,7 +240,7 @@ def _stage_times(
         ("st_setup_submit_claim", usage["imported"]),
         ("st_probe", first.get("probe")),
         ("st_ffmpeg_and_validate", first.get("transcode")),
-        ("st_poster", first.get("validate")),
+        ("st_validate_to_upload", first.get("validate")),
         ("st_upload_publish", first.get("upload")),
         ("st_copy_out", first.get("JOB_COMPLETED")),
         ("st_exit", usage["finished"]),
@@ -300,7 +300,7 @@ def variant_b(ctx: Context, out: Path, logs: Path, tag: str) -> Measure:
     return total
 
 
-def _argv_c(ctx: Context, out: Path) -> list[str]:
+def argv_c(ctx: Context, out: Path) -> list[str]:
     """Written by hand, as one would type it: decode once, split four ways."""
     # fmt: off
     return [
@@ -338,7 +338,7 @@ def _argv_c(ctx: Context, out: Path) -> list[str]:
 
 
 def variant_c(ctx: Context, out: Path, logs: Path, tag: str) -> Measure:
-    return run_measured(_argv_c(ctx, out), logs, tag)[0]
+    return run_measured(argv_c(ctx, out), logs, tag)[0]
 
 
 def _vodforge_ladder(ctx: Context) -> tuple:
@@ -605,7 +605,7 @@ def report(
         lines.append("(a) breakdown, medians (from vodforge's JSON log + RUSAGE_SELF):")
         lines.append(
             f"  CPU: Python worker {_med([m.extra['py_cpu_s'] for m in runs]):.2f} s, "
-            f"ffmpeg children (3 probes + transcode + poster) "
+            f"ffmpeg children (probe + transcode with images) "
             f"{_med([m.extra['ffmpeg_cpu_s'] for m in runs]):.2f} s"
         )
         stages = [k for k in runs[0].extra if k.startswith("st_")]
