@@ -14,9 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from vodforge.domain.retry import RetryPolicy
 from vodforge.logs import Event, log_event
@@ -33,6 +31,11 @@ from vodforge.webhooks.urls import (
     resolve_target,
     system_resolver,
 )
+
+if TYPE_CHECKING:
+    # Imported where a request is made: with the CLI, rich and pygments it pulls in, httpx
+    # took ~0.1-0.3 s of every command's start-up, which most commands never use.
+    import httpx
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 500
@@ -85,6 +88,8 @@ class WebhookDeliverer:
     def client(self) -> httpx.Client:
         """The HTTP client, built on first use: its TLS context costs ~0.1 s, which every
         command that never delivers (a one-off `vodforge transcode`) would pay at start-up."""
+        import httpx
+
         with self._client_lock:
             if self._client is None:
                 # No redirects (a 3xx could point anywhere, past the address check) and no
@@ -169,6 +174,8 @@ class WebhookDeliverer:
     # -- HTTP -------------------------------------------------------------------------------
 
     def send(self, url: str, body: str, headers: dict[str, str]) -> Attempt:
+        import httpx
+
         at = self.repo.clock()
         started = time.monotonic()
         status: int | None = None
@@ -186,6 +193,8 @@ class WebhookDeliverer:
         return Attempt(at, url, status, error and error[:MAX_ERROR], time.monotonic() - started)
 
     def _post(self, target: WebhookTarget, body: str, headers: dict[str, str]) -> int:
+        import httpx
+
         if self.allow_private:
             return self._request(target.url, body, headers)
         # Connect only to addresses checked just now, and to nothing a later lookup returns.

@@ -1,6 +1,6 @@
 """What a one-off command (`vodforge transcode`) pays besides its work: commands that serve
-no HTTP do not import the HTTP stack (about half of the start-up), and the exit skips the
-final garbage collection of the heap."""
+no HTTP do not import the HTTP stack (about half of the start-up), nor the HTTP client until
+a webhook is sent, and the exit skips the final garbage collection of the heap."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
-HTTP_STACK = ("fastapi", "starlette", "uvicorn", "vodforge.api.app", "vodforge.cli.serve")
+# The server side, and the client the webhook deliverer builds only when it first sends.
+HTTP_STACK = ("fastapi", "starlette", "uvicorn", "vodforge.api.app", "vodforge.cli.serve", "httpx")
 
 PROBE = """
 import sys
+import vodforge.cli.main
 from vodforge.cli.parser import build_parser
 args = build_parser().parse_args(sys.argv[1:])
 loaded = [name for name in {stack!r} if name in sys.modules]
