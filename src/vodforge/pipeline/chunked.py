@@ -29,7 +29,12 @@ from vodforge.media.probe_header import ProbeResult
 from vodforge.media.stitch import plan_stitch
 from vodforge.pipeline.context import JobContext, WorkDeps, WorkResult
 from vodforge.pipeline.progress import ProgressReporter
-from vodforge.pipeline.source import check_stop, fetch_source, upload_attempt
+from vodforge.pipeline.source import (
+    check_stop,
+    fetch_source,
+    package_renditions,
+    upload_attempt,
+)
 from vodforge.storage.base import attempt_prefix
 
 
@@ -81,15 +86,9 @@ class FamilyWork:
     # -- parts ----------------------------------------------------------------------------------
 
     def encode_chunk(self, ctx: JobContext) -> WorkResult:
-        video, probe, ladder = self._planned(ctx)
         spec = ctx.job.spec or {}
         span = ChunkSpan.from_json(spec)
-        reporter = ProgressReporter(self.deps.telemetry, ctx.job)
-        reporter.enter("probe")
-        source = fetch_source(self.deps.storage, video, ctx.scratch_dir)
-        check_stop(ctx)
-        reporter.enter("transcode")
-        out_dir = ctx.scratch_dir / "part"
+        probe, ladder, reporter, source, out_dir = self._prepare_part(ctx)
         part = encode_chunk(
             self.ffmpeg,
             source,
@@ -105,13 +104,7 @@ class FamilyWork:
         return self._upload_part(ctx, reporter, part, out_dir)
 
     def encode_audio(self, ctx: JobContext) -> WorkResult:
-        video, probe, _ = self._planned(ctx)
-        reporter = ProgressReporter(self.deps.telemetry, ctx.job)
-        reporter.enter("probe")
-        source = fetch_source(self.deps.storage, video, ctx.scratch_dir)
-        check_stop(ctx)
-        reporter.enter("transcode")
-        out_dir = ctx.scratch_dir / "part"
+        probe, _, reporter, source, out_dir = self._prepare_part(ctx)
         part = encode_audio(
             self.ffmpeg,
             source,
@@ -121,6 +114,19 @@ class FamilyWork:
             on_progress=reporter.transcode_progress,
         )
         return self._upload_part(ctx, reporter, part, out_dir)
+
+    def _prepare_part(
+        self, ctx: JobContext
+    ) -> tuple[ProbeResult, Sequence[Rendition], ProgressReporter, Path, Path]:
+        """What a chunk or the audio starts from: the probe, the ladder, its progress, the
+        source in scratch and the (new) directory to encode into."""
+        video, probe, ladder = self._planned(ctx)
+        reporter = ProgressReporter(self.deps.telemetry, ctx.job)
+        reporter.enter("probe")
+        source = fetch_source(self.deps.storage, video, ctx.scratch_dir)
+        check_stop(ctx)
+        reporter.enter("transcode")
+        return probe, ladder, reporter, source, ctx.scratch_dir / "part"
 
     def _upload_part(
         self, ctx: JobContext, reporter: ProgressReporter, part: PartOutput, out_dir: Path
@@ -164,19 +170,7 @@ class FamilyWork:
             "master": prefix + "master.m3u8",
             "duration_s": report.duration_s,
             "chunks": len(chunks),
-            "renditions": [
-                {
-                    "name": r.name,
-                    "width": r.width,
-                    "height": r.height,
-                    "fps": r.fps,
-                    "bandwidth": r.peak_bps,
-                    "average_bandwidth": r.average_bps,
-                    "codecs": r.codecs,
-                    "playlist": prefix + r.playlist,
-                }
-                for r in report.renditions
-            ],
+            "renditions": package_renditions(prefix, report.renditions),
         }
         for image in ("poster", "thumbnail"):
             name = f"{image}.jpg"

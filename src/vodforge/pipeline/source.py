@@ -4,10 +4,13 @@ and upload an attempt's files under its own prefix (or leave none behind)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from vodforge.errors import ErrorCode, RetryableError, StopRequested
 from vodforge.jobs.records import VideoRecord
+from vodforge.media.hls import RenditionReport
 from vodforge.pipeline.context import JobContext
 from vodforge.storage.base import ObjectNotFound, Storage
 
@@ -43,3 +46,20 @@ def upload_attempt(storage: Storage, prefix: str, out_dir: Path, ctx: JobContext
         with contextlib.suppress(Exception):
             storage.delete_prefix(prefix)
         raise
+
+
+def package_renditions(prefix: str, reports: Iterable[RenditionReport]) -> list[dict[str, Any]]:
+    """The package JSON's renditions: what validation measured, playlists as stored keys."""
+    return [
+        {
+            "name": r.name,
+            "width": r.width,
+            "height": r.height,
+            "fps": r.fps,
+            "bandwidth": r.peak_bps,
+            "average_bandwidth": r.average_bps,
+            "codecs": r.codecs,
+            "playlist": prefix + r.playlist,
+        }
+        for r in reports
+    ]

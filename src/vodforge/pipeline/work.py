@@ -18,6 +18,7 @@ from vodforge.media.transcode import run_transcode
 from vodforge.pipeline.chunked import FamilyWork, plan_children
 from vodforge.pipeline.context import JobContext, WorkDeps, WorkResult
 from vodforge.pipeline.progress import ProgressReporter
+from vodforge.pipeline.source import package_renditions
 from vodforge.pipeline.upload import package_upload
 from vodforge.storage.base import ObjectNotFound, attempt_prefix, video_prefix
 
@@ -89,19 +90,7 @@ class TranscodeWork:
                 "poster": prefix + poster.relative_to(out_dir).as_posix(),
                 "thumbnail": prefix + thumbnail.relative_to(out_dir).as_posix(),
                 "duration_s": result.package.duration_s,
-                "renditions": [
-                    {
-                        "name": r.name,
-                        "width": r.width,
-                        "height": r.height,
-                        "fps": r.fps,
-                        "bandwidth": r.peak_bps,
-                        "average_bandwidth": r.average_bps,
-                        "codecs": r.codecs,
-                        "playlist": prefix + r.playlist,
-                    }
-                    for r in result.package.renditions
-                ],
+                "renditions": package_renditions(prefix, result.package.renditions),
             }
         )
 
