@@ -190,7 +190,7 @@ def build_source(ffmpeg: str, cache: Path, minutes: float) -> tuple[Path, bool]:
         frames = min(piece.frames, left)
         left -= frames
         out = pieces_dir / f"piece-{number:04d}-{frames}.mp4"
-        listing.append(f"file '{out}'")
+        listing.append(f"file '{out.resolve()}'")
         if out.is_file():
             continue
         partial = out.with_suffix(".partial.mp4")
