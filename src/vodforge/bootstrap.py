@@ -11,18 +11,21 @@ import hmac
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from vodforge.db.clock import database_clock
 from vodforge.db.engine import make_engine
 from vodforge.db.migrate import current_revision, upgrade_if_needed
 from vodforge.db.wakeup import PostgresListener, SqliteWatcher, Wakeup
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.scaling import ScalingPolicy
-from vodforge.errors import ConfigError
+from vodforge.errors import ConfigError, Unavailable
 from vodforge.executors.base import Executor
 from vodforge.executors.local import LocalExecutor
 from vodforge.jobs.dispatch import Dispatcher
@@ -136,17 +139,26 @@ class Components:
         self.engine.dispose()
 
 
-def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
+def open_components(
+    settings: Settings, *, pool_size: int = 5, wait_for_database_s: float = 0.0
+) -> Components:
     engine = make_engine(settings.database_url, pool_size=pool_size)
-    ensure_schema(engine, settings)
+    ensure_schema(engine, settings, wait_for_database_s)
     wakeup = Wakeup()
+    # One clock for every timestamp this process writes or compares: the database's, so
+    # processes on machines whose clocks disagree still agree on when a lease ends.
+    clock = database_clock(engine)
     repo = JobRepository(
-        engine, lease_ttl_s=settings.lease_ttl_s, max_attempts=settings.max_attempts, wakeup=wakeup
+        engine,
+        lease_ttl_s=settings.lease_ttl_s,
+        max_attempts=settings.max_attempts,
+        clock=clock,
+        wakeup=wakeup,
     )
-    videos_repo = VideoRepository(engine)
+    videos_repo = VideoRepository(engine, clock=clock)
     tenants_repo = TenantRepository(engine)
     storage = open_storage(settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url)
-    telemetry = open_telemetry(settings.redis_url, engine)
+    telemetry = open_telemetry(settings.redis_url, engine, clock=clock)
     executor = open_executor(settings, wakeup)
     # A failing submit is tried again with the job retry backoff (10 s, 20 s, ... 10 min).
     dispatcher = Dispatcher(
@@ -166,8 +178,9 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
         dispatcher=dispatcher,
         signer=signer,
         max_upload_bytes=settings.limits.max_file_bytes,
+        clock=clock,
     )
-    webhooks_repo = WebhookRepository(engine)
+    webhooks_repo = WebhookRepository(engine, clock=clock)
     deliverer = WebhookDeliverer(
         webhooks_repo,
         tenants_repo,
@@ -197,17 +210,31 @@ def open_components(settings: Settings, *, pool_size: int = 5) -> Components:
             tenants_repo,
             allow_private=settings.webhook_allow_private,
             retry_window_s=settings.webhook_retry_window_s,
+            clock=clock,
         ),
         webhook_delivery=BackgroundDelivery(deliverer),
     )
 
 
-def ensure_schema(engine: Engine, settings: Settings) -> None:
-    """The embedded mode migrates itself; a shared PostgreSQL is migrated by the operator."""
+def ensure_schema(engine: Engine, settings: Settings, wait_s: float = 0.0) -> None:
+    """The embedded mode migrates itself; a shared PostgreSQL is migrated by the operator.
+    A database that cannot be reached is waited for up to `wait_s` (a service starting while
+    its database restarts or fails over), then reported as unavailable."""
     if settings.is_embedded:
         upgrade_if_needed(engine)
         return
-    if current_revision(engine) is None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            revision = current_revision(engine)
+            break
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).splitlines()[0][:200]
+            if time.monotonic() >= deadline:
+                raise Unavailable(f"the database cannot be reached: {reason}") from None
+            log.warning("waiting for the database: %s", reason)
+            time.sleep(1.0)
+    if revision is None:
         raise ConfigError("the database has no vodforge schema: run `vodforge db upgrade` first")
 
 

@@ -30,7 +30,9 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
     UNAVAILABLE = "UNAVAILABLE"
 
 
@@ -91,6 +93,17 @@ class Forbidden(VodforgeError):
 
     code = ErrorCode.FORBIDDEN
     http_status = 403
+
+
+class RateLimited(VodforgeError):
+    """Too many failed attempts from this client; try again after `retry_after_s` seconds."""
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+    def __init__(self, message: str | None = None, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class PayloadTooLarge(VodforgeError):

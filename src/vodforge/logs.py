@@ -36,6 +36,7 @@ class Event(StrEnum):
     WEBHOOK_DELIVERED = "WEBHOOK_DELIVERED"
     WEBHOOK_RETRY = "WEBHOOK_RETRY"
     WEBHOOK_FAILED = "WEBHOOK_FAILED"
+    CLOCK_SKEW = "CLOCK_SKEW"
 
 
 class JsonFormatter(logging.Formatter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -32,6 +33,11 @@ class Settings:
     poll_interval_s: float = 1.0
     internal_token: str = ""
     internal_token_generated: bool = False
+    # Failed authentications (a wrong API key or internal token) one client address may make
+    # within the window before every request from it is 429 until the window has passed;
+    # counted by each API process on its own. A limit of 0 turns this off.
+    auth_failure_limit: int = 30
+    auth_failure_window_s: int = 60
     # Where clients reach the API; playback URLs are built on it.
     public_url: str = "http://127.0.0.1:8000"
     playback_ttl_s: int = 21600
@@ -40,6 +46,18 @@ class Settings:
     playback_secret: str | None = None
     # A resumable (tus) upload that receives no bytes for this long is abandoned and removed.
     upload_expiry_s: float = 86400.0
+    # Slow clients (slowloris): a request's line and headers must all arrive within
+    # header_timeout_s of its first byte (or of the connection opening); a body may pause at
+    # most body_idle_timeout_s between two chunks, and must end within body_timeout_s plus one
+    # second per body_min_rate bytes received (Apache mod_reqtimeout's `body=...,MinRate=...`;
+    # a rate of 0 makes body_timeout_s a plain total). Past any of them the connection closes.
+    header_timeout_s: float = 10.0
+    body_idle_timeout_s: float = 30.0
+    body_timeout_s: float = 60.0
+    body_min_rate: float = 1024.0
+    # The largest body of every route but the two that stream uploads (POST /v1/videos and
+    # tus PATCH, limited by max_file_bytes): all of them take small JSON documents.
+    max_json_bytes: int = 64 * 1024
     # The scaling signal (internal API, `vodforge scaling`).
     min_workers: int = 0
     max_workers: int = 10
@@ -170,10 +188,20 @@ class Settings:
             poll_interval_s=number("POLL_INTERVAL_S", 1.0),
             internal_token=internal_token,
             internal_token_generated=generated,
+            auth_failure_limit=int(number("AUTH_FAILURE_LIMIT", cls.auth_failure_limit, 0)),
+            # Whole seconds: the limiter counts in seconds.
+            auth_failure_window_s=math.ceil(
+                number("AUTH_FAILURE_WINDOW_S", cls.auth_failure_window_s, 1)
+            ),
             public_url=(get("PUBLIC_URL") or cls.public_url).rstrip("/"),
             playback_ttl_s=int(number("PLAYBACK_TTL_S", cls.playback_ttl_s)),
             playback_secret=get("PLAYBACK_SECRET"),
             upload_expiry_s=number("UPLOAD_EXPIRY_S", cls.upload_expiry_s),
+            header_timeout_s=number("HEADER_TIMEOUT_S", cls.header_timeout_s),
+            body_idle_timeout_s=number("BODY_IDLE_TIMEOUT_S", cls.body_idle_timeout_s),
+            body_timeout_s=number("BODY_TIMEOUT_S", cls.body_timeout_s),
+            body_min_rate=number("BODY_MIN_RATE", cls.body_min_rate, minimum=0),
+            max_json_bytes=int(number("MAX_JSON_BYTES", cls.max_json_bytes)),
             min_workers=int(number("MIN_WORKERS", 0, minimum=0)),
             max_workers=int(number("MAX_WORKERS", 10)),
             worker_concurrency=int(number("WORKER_CONCURRENCY", 1)),

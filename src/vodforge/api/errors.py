@@ -16,9 +16,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from vodforge.errors import ErrorCode, VodforgeError
+from vodforge.errors import ErrorCode, RateLimited, VodforgeError
 
 log = logging.getLogger(__name__)
+
+# What a 503 tells the client to wait: a database or storage outage that may well pass.
+RETRY_UNAVAILABLE = {"Retry-After": "5"}
 
 STATUS_CODES = {
     400: ErrorCode.INVALID_REQUEST,
@@ -26,10 +29,12 @@ STATUS_CODES = {
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
     405: "METHOD_NOT_ALLOWED",
+    408: ErrorCode.REQUEST_TIMEOUT,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: ErrorCode.INVALID_REQUEST,
+    429: ErrorCode.RATE_LIMITED,
     503: ErrorCode.UNAVAILABLE,
 }
 
@@ -51,9 +56,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VodforgeError)
     async def domain_error(_request: Request, exc: VodforgeError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        if exc.http_status >= 500:
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        status = exc.http_status
+        if status >= 500 and exc.retryable:
+            # A dependency failing for now (storage 5xx or unreachable during an upload): the
+            # client's retry may well succeed, so say so, as for a database outage.
+            status, headers = 503, RETRY_UNAVAILABLE
+        if status >= 500:
             log.warning("request failed: %s: %s", exc.code.value, exc.message)
-        return error_response(exc.http_status, exc.code.value, exc.message, headers)
+        return error_response(status, exc.code.value, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -77,7 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             ErrorCode.UNAVAILABLE,
             "the database cannot be reached right now; try again shortly",
-            {"Retry-After": "5"},
+            RETRY_UNAVAILABLE,
         )
 
     @app.exception_handler(DBAPIError)

@@ -119,5 +119,5 @@ class HealthOut(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 422, 429, 503)
 }

@@ -29,6 +29,16 @@ def pool_size(args: argparse.Namespace) -> int:
     return pool + API_CONNECTIONS if args.command in ("api", "up") else pool
 
 
+# Services wait this long for a database that is restarting or failing over as they start
+# (one-shot commands report it at once): under a supervisor, exiting would only restart them.
+SERVICE_DATABASE_WAIT_S = 60.0
+SERVICES = ("api", "up", "scheduler", "worker", "run-job")
+
+
+def database_wait_s(args: argparse.Namespace) -> float:
+    return SERVICE_DATABASE_WAIT_S if args.command in SERVICES else 0.0
+
+
 @functools.cache
 def leave_the_heap_to_the_os() -> None:
     """At interpreter exit, freeze the heap so the final garbage collection skips it: every
@@ -48,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if not args.with_components:
             return int(args.handler(settings, args))
-        components = open_components(settings, pool_size=pool_size(args))
+        components = open_components(
+            settings, pool_size=pool_size(args), wait_for_database_s=database_wait_s(args)
+        )
         try:
             return int(args.handler(components, args))
         finally:

@@ -15,6 +15,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from vodforge.api.app import create_app
+from vodforge.api.header_deadline import with_header_deadline
 from vodforge.bootstrap import Components
 from vodforge.cli.dashboard import prepare_dashboard, public_url_for
 from vodforge.cli.output import emit_line
@@ -54,8 +55,12 @@ def api_server(
         port=port,
         log_config=None,  # keep vodforge's log lines (JSON or text)
         access_log=False,
+        # Slow clients: keep-alive bounds the wait between requests, this protocol the
+        # request line and headers (uvicorn has no such timeout), and the app's BodyGuard
+        # the body (VODFORGE_HEADER_TIMEOUT_S, VODFORGE_BODY_*).
+        http=with_header_deadline(components.settings.header_timeout_s),
         timeout_keep_alive=5,
-        # Slow or never-ending clients are cut off instead of holding a worker thread.
+        # Requests still running at shutdown get this long to finish.
         timeout_graceful_shutdown=10,
     )
     return ApiServer(config, on_listening)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from vodforge.domain.deadletter import DeadLetterAction, decide_dead_letter
@@ -18,6 +19,11 @@ DEAD_LETTER_MESSAGE = "the executor gave up on this job (dead-letter report)"
 def report_dead_letter(
     repo: JobRepository, job_id: str, actor: str = "dead-letter"
 ) -> dict[str, Any]:
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        # Not an id at all (a NUL byte would even fail the query on PostgreSQL): no such job.
+        raise NotFound(f"job {job_id[:80]!r} not found") from None
     for _ in range(3):
         job = repo.find_job(job_id)
         if job is None:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from vodforge.db.access import reading
 from vodforge.db.tables import jobs, videos
@@ -95,7 +95,10 @@ def newest_write_per_attempt(
 
 
 def owned_attempts(engine: Engine, prefixes: set[str]) -> set[str]:
-    """The prefixes among `prefixes` that a RUNNING job or a published package owns.
+    """The prefixes among `prefixes` that a RUNNING job, a live family or a published package
+    owns. A chunk or audio job's parts wait, SUCCEEDED, for the stitch that copies them: while
+    its parent is RUNNING (the family has not published or failed), they are owned, however
+    long the family takes (a long video, or a stitch retrying through a storage outage).
 
     Jobs are read before packages: a job that completes between the two reads was seen
     RUNNING, or its package is seen published, so a just-published attempt is owned either
@@ -107,12 +110,19 @@ def owned_attempts(engine: Engine, prefixes: set[str]) -> set[str]:
     running: set[str] = set()
     published: set[str] = set()
     with reading(engine) as conn:
+        parent = jobs.alias("parent")
         for chunk in _chunks(job_ids):
             running.update(
                 str(job_id)
                 for job_id in conn.execute(
-                    select(jobs.c.id).where(
-                        jobs.c.id.in_(chunk), jobs.c.state == JobState.RUNNING.value
+                    select(jobs.c.id)
+                    .outerjoin(parent, parent.c.id == jobs.c.parent_id)
+                    .where(
+                        jobs.c.id.in_(chunk),
+                        or_(
+                            jobs.c.state == JobState.RUNNING.value,
+                            parent.c.state == JobState.RUNNING.value,
+                        ),
                     )
                 ).scalars()
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,8 @@ from vodforge.storage.base import (
     check_key,
     content_type_for,
 )
+
+log = logging.getLogger(__name__)
 
 # Package files never change under a given prefix, so this bounds only how long a copy
 # outlives a delete or a re-publish, not how fresh it is.
@@ -66,6 +69,11 @@ class PlaybackService:
             info = self.storage.stat(key)
         except ObjectNotFound:
             raise NotFound(f"no file {path!r} in this video's package") from None
+        except ValueError as exc:
+            # The storage refuses the key itself: in a local directory, a symlink inside the
+            # package that leads out of the storage root. Nothing the package has, so a 404.
+            log.warning("play request for a key the storage refuses: %s", exc)
+            raise NotFound(f"no file {path[:200]!r} in this video's package") from None
         return GrantedFile(key, content_type_for(key), info, expires)
 
     def cache_lifetime(self, file: GrantedFile) -> int:

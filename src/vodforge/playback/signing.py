@@ -69,8 +69,10 @@ class PlaybackSigner:
 
 def _parse_token(token: str) -> tuple[int, str]:
     expires_text, _, signature = token.partition(".")
-    # isascii: isdigit alone also accepts digits such as '²' that int() refuses.
+    # isascii: isdigit alone also accepts digits such as '²' that int() refuses. Only the
+    # form token() writes: a leading zero would make another URL (another CDN cache key) of
+    # the same grant, which no one was given.
     digits = expires_text.isascii() and expires_text.isdigit()
-    if not digits or len(expires_text) > 12 or not signature:
+    if not digits or len(expires_text) > 12 or expires_text[0] == "0" or not signature:
         raise Forbidden("malformed playback token")
     return int(expires_text), signature

@@ -14,7 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +25,15 @@ PROGRESS_FIELDS = ("percent", "stage", "fps", "speed", "eta_s", "updated_at")
 
 # One warning per backend and operation per interval: an outage must not flood the logs.
 WARN_INTERVAL_S = 30.0
+# A backend that fails only by timing out (a stalled server) costs its whole timeout on every
+# call, and reading a list of videos would wait once per video: after a failure this slow,
+# calls skip the backend for a while and act as if it had failed. A fast failure (refused)
+# costs nothing, so the next call simply tries again.
+SLOW_FAILURE_S = 0.5
+SKIP_AFTER_SLOW_FAILURE_S = 5.0
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 
 def progress_payload(progress: Mapping[str, object], now: float) -> str:
@@ -58,6 +65,7 @@ class Telemetry(ABC):
         self.clock = clock
         self._last_warning: dict[str, float] = {}
         self._warn_lock = threading.Lock()
+        self._skip_until = 0.0  # time.monotonic(); see SLOW_FAILURE_S
 
     # --- the interface: never raises for a backend failure -----------------------------------
 
@@ -66,43 +74,36 @@ class Telemetry(ABC):
     ) -> None:
         """Store the latest progress {percent, stage, fps, speed, eta_s, updated_at}."""
         payload = progress_payload(progress, self.clock())
-        try:
-            self._write_progress(tenant_id, video_id, payload)
-        except Exception as exc:
-            self._warn("record_progress", exc)
+        self._guarded(
+            "record_progress", None, lambda: self._write_progress(tenant_id, video_id, payload)
+        )
 
     def read_progress(self, tenant_id: str, video_id: str) -> dict[str, Any] | None:
         """The latest progress, or None when there is none, it expired or the read failed."""
-        try:
+
+        def read() -> Any:
             payload = self._read_progress(tenant_id, video_id)
-            value = None if payload is None else json.loads(payload)
-        except Exception as exc:
-            self._warn("read_progress", exc)
-            return None
+            return None if payload is None else json.loads(payload)
+
+        value = self._guarded("read_progress", None, read)
         return value if isinstance(value, dict) else None
 
     def record_heartbeat(self, tenant_id: str, video_id: str, job_id: str, worker_id: str) -> None:
         """Note that `worker_id` is working on the video now (alive for HEARTBEAT_TTL_S)."""
-        now = self.clock()
-        try:
-            self._write_heartbeat(tenant_id, video_id, heartbeat_payload(job_id, worker_id, now))
-        except Exception as exc:
-            self._warn("record_heartbeat", exc)
+        payload = heartbeat_payload(job_id, worker_id, self.clock())
+        self._guarded(
+            "record_heartbeat", None, lambda: self._write_heartbeat(tenant_id, video_id, payload)
+        )
 
     def has_heartbeat(self, tenant_id: str, video_id: str) -> bool:
         """True if a heartbeat was recorded within HEARTBEAT_TTL_S (False if unknown)."""
-        try:
-            return self._has_heartbeat(tenant_id, video_id)
-        except Exception as exc:
-            self._warn("has_heartbeat", exc)
-            return False
+        return self._guarded(
+            "has_heartbeat", False, lambda: self._has_heartbeat(tenant_id, video_id)
+        )
 
     def clear(self, tenant_id: str, video_id: str) -> None:
         """Forget the video's progress and heartbeat (job finished, video deleted)."""
-        try:
-            self._clear(tenant_id, video_id)
-        except Exception as exc:
-            self._warn("clear", exc)
+        self._guarded("clear", None, lambda: self._clear(tenant_id, video_id))
 
     def check(self) -> None:
         """Raise if the backend is unreachable (for `doctor` and readiness checks)."""
@@ -127,6 +128,21 @@ class Telemetry(ABC):
 
     @abstractmethod
     def _check(self) -> None: ...
+
+    def _guarded(self, operation: str, default: T, call: Callable[[], T]) -> T:
+        """`call`'s result, or `default` when the backend fails (warned, never raised) or is
+        being skipped after a slow failure (see SLOW_FAILURE_S)."""
+        if time.monotonic() < self._skip_until:
+            return default
+        started = time.monotonic()
+        try:
+            return call()
+        except Exception as exc:
+            now = time.monotonic()
+            if now - started >= SLOW_FAILURE_S:
+                self._skip_until = now + SKIP_AFTER_SLOW_FAILURE_S
+            self._warn(operation, exc)
+            return default
 
     def _warn(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()

@@ -16,6 +16,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from vodforge.errors import ErrorCode, InvalidRequest, PayloadTooLarge, VodforgeError
+from vodforge.videos.service import check_filename
 
 FILE_FIELD = "file"
 TITLE_FIELD = "title"
@@ -145,8 +146,7 @@ class FormStager:
             self._files_seen += 1
             if self._files_seen > 1:
                 raise InvalidRequest(f"send exactly one {FILE_FIELD!r} part")
-            filename = options.get(b"filename")
-            self.filename = filename.decode("utf-8", "replace") if filename else None
+            self.filename = _filename(options.get(b"filename"))
             self._part = FILE_FIELD
         elif name == TITLE_FIELD:
             self._part = TITLE_FIELD
@@ -181,13 +181,24 @@ class FormStager:
         self.finished = True
 
 
+def _filename(raw: bytes | None) -> str | None:
+    """The file part's name as text, refused as soon as its headers arrive (not after the
+    whole file) unless it is UTF-8 without control characters, as a title must be."""
+    if not raw:
+        return None
+    try:
+        return check_filename(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRequest("the file name is not UTF-8 text") from None
+
+
 class Batches:
     """A request body's chunks gathered into batches of about `size` bytes, so that each hop to
     a worker thread carries a useful amount of work (the chunks are handed over as they are,
     never joined: that would copy every byte once more); one batch is held at a time.
 
-    When the source fails with one of `cut_by` (the client went away), the bytes that did
-    arrive are still yielded, then `cut` is set and the iteration ends.
+    When the source fails with one of `cut_by` (the client went away, or was too slow), the
+    bytes that did arrive are still yielded, then `cut` holds that error and the iteration ends.
     """
 
     def __init__(
@@ -199,7 +210,7 @@ class Batches:
         self.chunks = chunks
         self.size = size
         self.cut_by = cut_by
-        self.cut = False
+        self.cut: BaseException | None = None
 
     async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         pending: list[bytes] = []
@@ -210,8 +221,8 @@ class Batches:
                 chunk = await anext(source)
             except StopAsyncIteration:
                 break
-            except self.cut_by:
-                self.cut = True
+            except self.cut_by as exc:
+                self.cut = exc
                 break
             if not chunk:
                 continue

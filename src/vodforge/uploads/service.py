@@ -17,8 +17,14 @@ from typing import IO, Any
 
 from vodforge.errors import Conflict, InvalidRequest, PayloadTooLarge
 from vodforge.tenants.repository import Tenant
-from vodforge.uploads.tus import TusStore, TusUpload, metadata_text, parse_metadata
-from vodforge.videos.service import VideoService, check_title
+from vodforge.uploads.tus import (
+    TusStore,
+    TusUpload,
+    header_number,
+    metadata_text,
+    parse_metadata,
+)
+from vodforge.videos.service import VideoService, check_filename, check_title
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +69,18 @@ class UploadService:
     def create_tus(self, tenant: Tenant, *, length: str | None, metadata: str | None) -> TusUpload:
         if length is None:
             raise InvalidRequest("Upload-Length is required (deferred lengths are not supported)")
-        try:
-            size = int(length)
-        except ValueError:
-            raise InvalidRequest("Upload-Length is not a number") from None
+        size = header_number(length, "Upload-Length")
         if size < 1:
             raise InvalidRequest("Upload-Length must be at least 1 byte")
         self.videos.check_upload_size(size)
-        # Refuse a bad name now rather than after the client has sent every byte.
+        # Refuse a bad name now rather than after the client has sent every byte: both names,
+        # since the last PATCH reads both (a bad filename behind a good title failed it).
         parsed = parse_metadata(metadata)
-        check_title(
-            metadata_text(parsed, "title") or metadata_text(parsed, "filename") or "untitled"
-        )
+        title = metadata_text(parsed, "title")
+        filename = metadata_text(parsed, "filename")
+        if filename is not None:
+            check_filename(filename)
+        check_title(title or filename or "untitled")
         return self.tus.create(tenant.id, size, metadata)
 
     def tus_upload(self, upload_id: str, tenant: Tenant) -> TusUpload:
@@ -132,6 +138,7 @@ class TusPatch:
 
     def check_declared(self, content_length: str | None) -> None:
         """Refuse a body longer than what is left of the upload before reading it."""
+        # uvicorn has checked Content-Length (absent when chunked: counted as bytes arrive).
         declared = int(content_length) if content_length and content_length.isdigit() else 0
         if declared > self.remaining:
             raise PayloadTooLarge(

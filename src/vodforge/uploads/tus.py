@@ -48,6 +48,8 @@ TUS_EXTENSIONS = "creation,expiration,termination"
 MAX_METADATA_CHARS = 4096
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+# A length or offset: ASCII digits only, and no more of them than any real size needs.
+_NUMBER = re.compile(r"[0-9]{1,30}")
 _METADATA_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII without space and comma
 INFO, DATA, LOCK = "info.json", "data", "lock"
 
@@ -90,6 +92,14 @@ class TusUpload:
     @property
     def title(self) -> str | None:
         return metadata_text(self.metadata, "title")
+
+
+def header_number(value: str | None, header: str) -> int:
+    """Upload-Length or Upload-Offset: a non-negative integer in ASCII digits. Not int() or
+    str.isdigit() alone: int() takes "+5" and "1_0", isdigit() takes "²", which int() refuses."""
+    if value is None or not _NUMBER.fullmatch(value):
+        raise InvalidRequest(f"{header} must be a non-negative integer, got {(value or '')[:40]!r}")
+    return int(value)
 
 
 def parse_metadata(header: str | None) -> dict[str, bytes]:

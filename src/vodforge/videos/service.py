@@ -10,6 +10,7 @@ import binascii
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -65,12 +66,19 @@ def encode_cursor(key: PageKey) -> str:
 
 
 def decode_cursor(cursor: str) -> PageKey:
+    """The page key a cursor of encode_cursor carries; InvalidRequest for anything else (a
+    forged cursor can only name a position in the caller's own list: the tenant filter stays)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, video_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        uuid.UUID(str(video_id))
-        return PageKey(float(created_at), str(video_id))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        # Only what encode_cursor writes: a finite number (not a bool, NaN or Infinity) and
+        # a video id in its canonical form.
+        if isinstance(created_at, bool) or not isinstance(created_at, int | float):
+            raise ValueError(created_at)
+        if not math.isfinite(created_at) or str(uuid.UUID(video_id)) != video_id:
+            raise ValueError(video_id)
+        return PageKey(float(created_at), video_id)
+    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error):
         raise InvalidRequest(f"cursor {cursor[:80]!r} is not one this API returned") from None
 
 
@@ -86,6 +94,15 @@ def source_extension(filename: str | None) -> str:
     is kept (a name is never part of a key, so it cannot steer where bytes are stored)."""
     suffix = Path(filename or "").suffix.lower().lstrip(".")
     return suffix if suffix.isalnum() and len(suffix) <= 8 else "bin"
+
+
+def check_filename(filename: str) -> str:
+    """An uploaded file's name, checked when the upload starts rather than when its last byte
+    has come: text without control characters, as a title (it may become one). Any other
+    character is fine: the name never becomes a path or a storage key."""
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in filename):
+        raise InvalidRequest("the file name has control characters")
+    return filename
 
 
 class VideoService:

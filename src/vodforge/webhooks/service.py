@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ from vodforge.webhooks.signing import new_secret
 from vodforge.webhooks.urls import Resolver, check_webhook_url, system_resolver
 
 MAX_PAGE = 100
+# What an event id can be (the triggers make `msg_` + 32 hex digits): anything else is no
+# delivery, answered before it reaches a query (PostgreSQL refuses text with a NUL byte).
+DELIVERY_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+# A cursor's seq fits the column (a BIGINT): a longer number is no cursor this API made.
+MAX_SEQ_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
         prefix, _, seq = raw.partition(":")
-        if prefix != "wh" or not seq.isdigit():
+        if prefix != "wh" or not (seq.isascii() and seq.isdigit()) or len(seq) > MAX_SEQ_DIGITS:
             raise ValueError(raw)
         return int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -112,6 +118,7 @@ class WebhookService:
         return WebhookPage([row.to_json() for row in rows], next_cursor)
 
     def get(self, tenant: Tenant, event_id: str) -> WebhookEvent:
+        _check_id(event_id)
         event = self.repo.find_for_tenant(tenant.id, event_id)
         if event is None:
             raise NotFound(f"webhook delivery {event_id[:80]!r} not found")
@@ -125,6 +132,7 @@ class WebhookService:
 
     def redeliver(self, tenant: Tenant, event_id: str) -> dict[str, Any]:
         """Send the event again soon: same webhook-id, same body, a fresh retry window."""
+        self.get(tenant, event_id)  # another tenant's delivery is NotFound, webhooks on or off
         if self.tenants.webhook_endpoint(tenant.id) is None:
             raise Conflict("webhooks are off for this tenant: set a URL first")
         event = self.repo.redeliver(tenant.id, event_id, self.clock() + self.retry_window_s)
@@ -133,3 +141,8 @@ class WebhookService:
     def counts(self) -> WebhookCounts:
         """For metrics: events by state and attempts made and failed, from the tables."""
         return self.repo.counts()
+
+
+def _check_id(event_id: str) -> None:
+    if not DELIVERY_ID.fullmatch(event_id):
+        raise NotFound(f"webhook delivery {event_id[:80]!r} not found")

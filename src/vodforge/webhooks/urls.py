@@ -82,6 +82,12 @@ def blocked_reason(address: IPAddress) -> str | None:
     """Why an address is inside someone's own network, or None for a public one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        # 2002::/16 (6to4) carries an IPv4 address that a relay delivers to: judge that one
+        # (Python counts 2002:7f00:1:: as global).
+        embedded = blocked_reason(address.sixtofour)
+        if embedded is not None:
+            return f"{embedded} (6to4 of {address.sixtofour})"
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:

@@ -43,6 +43,8 @@ class Heartbeat(threading.Thread):
         self.on_beat = on_beat
         self.lost = False
         self.beats = 0
+        # When the lease was last known to hold (time.monotonic()): the claim, then each beat.
+        self.renewed_at = time.monotonic()
         self._finished = threading.Event()
 
     def finish(self) -> None:
@@ -50,21 +52,20 @@ class Heartbeat(threading.Thread):
         self.join(timeout=self.interval_s + 5)
 
     def run(self) -> None:
-        last_renewal = time.monotonic()
         while not self._finished.wait(self.interval_s):
             try:
                 cancel_requested = self.repo.renew_lease(self.job)
             except Exception as exc:
                 log.warning("heartbeat for job %s failed: %s", self.job.id, exc)
                 # Past the lease TTL someone else may hold the job: stop ours to be safe.
-                if time.monotonic() - last_renewal > self.lease_ttl_s:
+                if time.monotonic() - self.renewed_at > self.lease_ttl_s:
                     self._lose("lease could not be renewed within its TTL")
                     return
                 continue
             if cancel_requested is None:
                 self._lose("lease token no longer matches")
                 return
-            last_renewal = time.monotonic()
+            self.renewed_at = time.monotonic()
             self.beats += 1
             if cancel_requested:
                 self.stop_token.request(CANCELLED)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobKind, JobState
 from vodforge.errors import ErrorCode, StopRequested, VodforgeError
@@ -22,6 +24,8 @@ from vodforge.worker.heartbeat import CANCELLED, SHUTDOWN, Heartbeat
 from vodforge.worker.scratch import scratch_dir
 
 log = logging.getLogger(__name__)
+
+RECORD_RETRY_S = 1.0  # between attempts to record an outcome while the database is away
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,40 @@ class JobRunner:
             heartbeat.finish()
             shutil.rmtree(scratch, ignore_errors=True)
         took_ms = int((time.monotonic() - started) * 1000)
-        outcome = self._record(job, stop, heartbeat, result, error, took_ms)
-        if result is not None and result.files is not None:
+        outcome, retried = self._record_while_leased(
+            job, heartbeat, lambda: self._record(job, stop, heartbeat, result, error, took_ms)
+        )
+        # A write retried after a lost connection may have committed the first time (and been
+        # fenced the second): then nobody knows whether these files were published, and the
+        # sweep of unowned attempts, which reads the database, removes them if they were not.
+        unknown = retried and outcome.state is None
+        if result is not None and result.files is not None and not unknown:
             self._tidy_storage(job, result.files, published=outcome.succeeded)
         return outcome
+
+    def _record_while_leased(
+        self, job: ClaimedJob, heartbeat: Heartbeat, record: Callable[[], Outcome]
+    ) -> tuple[Outcome, bool]:
+        """Records the outcome, retrying while the database is away (a restart, a failover)
+        and the lease still holds: giving up would throw a finished transcode away and redo it
+        once the lease lapsed. Every transition is fenced by the lease token, so a retry can
+        never write over another worker's claim."""
+        retried = False
+        while True:
+            try:
+                return record(), retried
+            except DBAPIError as exc:
+                transient = isinstance(exc, OperationalError) or exc.connection_invalidated
+                lease_left = heartbeat.renewed_at + self.lease_ttl_s - time.monotonic()
+                if not transient or lease_left < 2 * RECORD_RETRY_S:
+                    raise
+                log.warning(
+                    "recording the outcome of job %s failed, retrying: %s",
+                    job.id,
+                    str(exc).splitlines()[0][:200],
+                )
+                retried = True
+                time.sleep(RECORD_RETRY_S)
 
     def _tidy_storage(self, job: ClaimedJob, package: dict[str, Any], *, published: bool) -> None:
         """Let the work remove files nobody will read: other attempts' once one is published,

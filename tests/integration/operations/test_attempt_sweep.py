@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from tests.conftest import FakeClock
 from tests.support.factories import queue_jobs
 from tests.support.videos import sample_package
+from vodforge.domain.states import JobKind, JobState
+from vodforge.jobs.family import NewChild
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import Failure, JobRepository
 from vodforge.operations.sweep import AttemptSweep, referenced_attempts
@@ -107,3 +109,28 @@ def test_maybe_sweep_paces_itself(engine: Engine, clock: FakeClock) -> None:
     assert sweep.maybe_sweep() == []  # not due
     clock.advance(1)
     assert sweep.maybe_sweep() == [ghost]
+
+
+def test_a_finished_part_is_kept_until_its_family_ends(
+    engine: Engine, repo: JobRepository, clock: FakeClock
+) -> None:
+    """A SUCCEEDED chunk's segments wait for the stitch that copies them, however long the
+    family takes (regression: a stitch retrying through a storage outage found its parts
+    swept, and the video FAILED with NOT_FOUND). Once the family has ended they go."""
+    storage = MemoryStorage(clock=clock)
+    queue_jobs(repo, "acme", 1)
+    parent = repo.claim_job("splitter")
+    assert parent is not None
+    assert repo.split_job(parent, [NewChild(JobKind.AUDIO), NewChild(JobKind.CHUNK)])
+    clock.advance(0.001)
+    part = repo.claim_job("w")
+    assert part is not None and part.parent_id == parent.id
+    parts = write_attempt(storage, part)
+    assert repo.complete_part(part, {"prefix": parts}) is JobState.SUCCEEDED
+
+    clock.advance(GRACE_S * 2)
+    sweep = AttemptSweep(engine, storage, grace_s=GRACE_S, clock=clock)
+    assert sweep.sweep() == []  # the parent still RUNNING: the stitch has yet to copy them
+
+    repo.cancel_video(parent.video_id, actor="test")
+    assert sweep.sweep() == [parts]

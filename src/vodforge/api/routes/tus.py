@@ -16,12 +16,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
+from vodforge.api.body_limits import BodyTimeout
 from vodforge.api.deps import ComponentsDep, TenantDep
 from vodforge.api.errors import error_response
 from vodforge.api.schemas import ErrorOut
 from vodforge.errors import ErrorCode, InvalidRequest, VodforgeError
 from vodforge.uploads.multipart import Batches, UnsupportedMediaType
-from vodforge.uploads.tus import TUS_EXTENSIONS, TUS_VERSION, TusUpload
+from vodforge.uploads.tus import TUS_EXTENSIONS, TUS_VERSION, TusUpload, header_number
 
 PATCH_CONTENT_TYPE = "application/offset+octet-stream"
 CLOSE = {"Connection": "close"}
@@ -61,7 +62,7 @@ def tus_resumable(tus_resumable: Annotated[str | None, Header()] = None) -> None
 TusDep = Annotated[None, Depends(tus_resumable)]
 
 TUS_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 412, 413, 415, 423)
+    code: {"model": ErrorOut} for code in (400, 401, 404, 408, 409, 412, 413, 415, 423, 429)
 }
 
 router = APIRouter(
@@ -93,7 +94,14 @@ def tus_options(components: ComponentsDep) -> Response:
     )
 
 
-@router.post("", status_code=201, summary="Create an upload (Upload-Length, Upload-Metadata)")
+@router.post(
+    "",
+    status_code=201,
+    # No body: the upload's URL is in Location (the default class would publish a JSON one).
+    response_class=Response,
+    responses={201: {"description": "Created: the upload's URL in Location"}},
+    summary="Create an upload (Upload-Length, Upload-Metadata)",
+)
 def tus_create(
     request: Request,
     components: ComponentsDep,
@@ -103,7 +111,10 @@ def tus_create(
     upload_metadata: Annotated[str | None, Header()] = None,
 ) -> Response:
     """`Upload-Metadata` keys `filename` and `title` name the video (title, else filename).
-    An Upload-Length over the limit is refused here (413), before any byte is sent."""
+    An Upload-Length over the limit is refused here (413), before any byte is sent. What an
+    extension this server does not offer would ask for (concatenation, a deferred length, a
+    body on creation) is refused (400), never half done."""
+    refuse_unoffered_extensions(request)
     upload = components.uploads.create_tus(tenant, length=upload_length, metadata=upload_metadata)
     location = str(request.url_for("tus_head", upload_id=upload.id))
     return Response(
@@ -112,7 +123,20 @@ def tus_create(
     )
 
 
-@router.head("/{upload_id}", summary="How many bytes the server holds")
+def refuse_unoffered_extensions(request: Request) -> None:
+    """Headers of the tus extensions not in TUS_EXTENSIONS: ignoring them would create a plain
+    upload for a client that believes it made a partial one (and could concatenate another
+    tenant's or unfinished partials into a final one), or that its bytes were taken."""
+    headers = request.headers
+    if "upload-concat" in headers:
+        raise InvalidRequest("Upload-Concat: this server does not offer concatenation")
+    if "upload-defer-length" in headers:
+        raise InvalidRequest("Upload-Defer-Length: deferred lengths are not offered")
+    if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+        raise InvalidRequest("creation-with-upload is not offered: send the bytes with PATCH")
+
+
+@router.head("/{upload_id}", response_class=Response, summary="How many bytes the server holds")
 def tus_head(upload_id: str, components: ComponentsDep, tenant: TenantDep, _: TusDep) -> Response:
     upload = components.uploads.tus_upload(upload_id, tenant)
     headers = upload_headers(upload)
@@ -133,16 +157,16 @@ async def tus_patch(
     content_type: Annotated[str | None, Header()] = None,
 ) -> Response:
     """409 when Upload-Offset is not the server's offset; 423 while another PATCH of the same
-    upload is running. A PATCH cut off mid-way keeps the bytes that arrived."""
+    upload is running. A PATCH cut off mid-way (the client went away, or its body stalled: 408)
+    keeps the bytes that arrived."""
     if (content_type or "").split(";")[0].strip().lower() != PATCH_CONTENT_TYPE:
         raise UnsupportedMediaType(f"a PATCH body is sent as {PATCH_CONTENT_TYPE}")
-    if upload_offset is None or not upload_offset.isdigit():
-        raise InvalidRequest("Upload-Offset must be a non-negative integer")
+    offset = header_number(upload_offset, "Upload-Offset")
     uploads = components.uploads
     try:
-        with uploads.tus_patch(upload_id, tenant, int(upload_offset)) as patch:
+        with uploads.tus_patch(upload_id, tenant, offset) as patch:
             patch.check_declared(request.headers.get("content-length"))
-            body = Batches(request.stream(), cut_by=(ClientDisconnect,))
+            body = Batches(request.stream(), cut_by=(ClientDisconnect, BodyTimeout))
             # Appends run on a worker thread a batch at a time: the loop stays free. The
             # bytes of a PATCH cut off mid-way are kept, and may well have been the last.
             async for batch in body:
@@ -151,6 +175,8 @@ async def tus_patch(
     except VodforgeError as exc:
         # The body may be unread (409, 413, 423): close rather than read it for nothing.
         return error_response(exc.http_status, exc.code.value, exc.message, CLOSE)
+    if isinstance(body.cut, BodyTimeout):
+        raise body.cut  # 408, once what did arrive is kept: HEAD says where to resume
     if body.cut:
         return Response(status_code=400)  # nobody is listening any more
     return Response(status_code=204, headers=upload_headers(upload))

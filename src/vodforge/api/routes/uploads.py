@@ -72,7 +72,7 @@ class DirectUploadOut(BaseModel):
     response_model=VideoOut,
     summary="Upload a video (multipart/form-data: `file`, optional `title`)",
     openapi_extra=MULTIPART_BODY,
-    responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+    responses={code: {"model": ErrorOut} for code in (408, 413, 415)},
 )
 async def upload_video(request: Request, components: ComponentsDep, tenant: TenantDep) -> Any:
     """The body is parsed as it arrives and the file streamed to disk, so any size costs
@@ -114,7 +114,7 @@ async def receive_form(request: Request, boundary: bytes, staged: Path, limit: i
     status_code=201,
     response_model=DirectUploadOut,
     summary="Start a direct upload to S3: a PENDING_UPLOAD video and a URL to PUT the file to",
-    responses={413: {"model": ErrorOut}},
+    responses={code: {"model": ErrorOut} for code in (408, 413)},
 )
 def start_direct_upload(
     body: DirectUploadIn, components: ComponentsDep, tenant: TenantDep

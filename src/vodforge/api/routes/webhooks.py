@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from vodforge.api.deps import ComponentsDep, TenantDep
-from vodforge.api.schemas import ERROR_RESPONSES
+from vodforge.api.schemas import ERROR_RESPONSES, ErrorOut
 from vodforge.webhooks.records import DeliveryState
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
@@ -66,7 +66,12 @@ def get_endpoint(components: ComponentsDep, tenant: TenantDep) -> dict[str, Any]
     return components.webhooks.endpoint(tenant)
 
 
-@router.put("/endpoint", response_model=EndpointOut, summary="Set the webhook URL")
+@router.put(
+    "/endpoint",
+    response_model=EndpointOut,
+    summary="Set the webhook URL",
+    responses={code: {"model": ErrorOut} for code in (408, 413)},
+)
 def put_endpoint(body: EndpointIn, components: ComponentsDep, tenant: TenantDep) -> dict[str, Any]:
     """The first URL gets a signing secret, returned here once; changing the URL keeps it."""
     return components.webhooks.set_url(tenant, body.url)
