@@ -22,6 +22,21 @@ from vodforge.videos.repository import VideoRepository
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vodforge")
+    group.addoption(
+        "--soak-minutes",
+        type=float,
+        default=0.0,
+        help="run the fault tier's soak profile for this many minutes (0: the short profile)",
+    )
+    group.addoption(
+        "--fault-table",
+        default=None,
+        help="also write the fault tier's table (Markdown) to this file",
+    )
+
+
 class FakeClock:
     """A clock the test moves by hand; every repository timestamp comes from it."""
 
@@ -43,6 +58,18 @@ def pg_databases() -> Iterator[PostgresDatabases | None]:
     databases = PostgresDatabases()
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture
+def pg_url(pg_databases: PostgresDatabases | None) -> Iterator[str]:
+    """A throwaway PostgreSQL database of the test's own (a clone of the migrated template)."""
+    require_service("PostgreSQL", pg_databases is not None)
+    assert pg_databases is not None
+    url = pg_databases.clone()
+    try:
+        yield url
+    finally:
+        pg_databases.drop(url)
 
 
 @pytest.fixture(scope="session")

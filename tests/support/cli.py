@@ -49,12 +49,13 @@ def run_json(args: list[str], env: dict[str, str]) -> Any:
 
 @contextmanager
 def cli_process(
-    args: list[str], env: dict[str, str], log: Path
+    args: list[str], env: dict[str, str], log: Path, *, launcher: list[str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A long-running vodforge process in its own process group, stopped at the end."""
+    """A long-running vodforge process in its own process group, stopped at the end
+    (SIGTERM, then SIGKILL). `launcher` replaces `python -m vodforge` (the skewed clock)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vodforge", *args],
+            [*(launcher or [sys.executable, "-m", "vodforge"]), *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

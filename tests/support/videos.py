@@ -90,3 +90,17 @@ def cancelled_video(components: Components, tenant_name: str, title: str = "canc
     video_id = queued_video(components, tenant_name, title)
     components.repo.cancel_video(video_id, actor="test")
     return video_id
+
+
+def one_package_each(components: Components, videos: list[str]) -> bool:
+    """Each video's objects are its source and its published package, nothing else: what a
+    killed worker was uploading is gone (the winner's tidy-up, or the sweep of unowned
+    attempts)."""
+    for video_id in videos:
+        video = components.videos_repo.get_video(video_id)
+        assert video.package is not None
+        keys = components.storage.list_keys(f"videos/{video_id}/")
+        outside = [k for k in keys if not k.startswith(video.package["prefix"])]
+        if outside != [video.source_key] or video.package["master"] not in keys:
+            return False
+    return True

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 
 from tests.support.cli import cli_env, cli_process
 from tests.support.clips import make_clip
-from tests.support.databases import REDIS_URL, PostgresDatabases, require_service
+from tests.support.databases import REDIS_URL, require_service
 from tests.support.s3server import (
     AWS_TEST_ENV,
     aws_test_env,
@@ -35,6 +35,7 @@ from tests.support.s3server import (
     new_bucket_name,
     s3_client,
 )
+from tests.support.videos import one_package_each
 from vodforge.bootstrap import Components, open_components
 from vodforge.cli.videos import tenant_for_submit
 from vodforge.db.access import reading
@@ -57,17 +58,6 @@ HEARTBEAT_S, LEASE_TTL_S, SCAN_S = 0.5, 5.0, 0.5
 def s3_endpoint() -> Iterator[str]:
     with aws_test_env(), moto_server() as endpoint:
         yield endpoint
-
-
-@pytest.fixture
-def pg_url(pg_databases: PostgresDatabases | None) -> Iterator[str]:
-    require_service("PostgreSQL", pg_databases is not None)
-    assert pg_databases is not None
-    url = pg_databases.clone()
-    try:
-        yield url
-    finally:
-        pg_databases.drop(url)
 
 
 @pytest.fixture
@@ -256,17 +246,3 @@ def assert_attempts_explained_by_kills(components: Components, video_id: str, fl
         assert any(f":{pid}:" in (claim.worker_id or "") for pid in fleet.killed)
         after = events[events.index(claim) + 1]
         assert (after.from_state, after.to_state) == (JobState.RUNNING, JobState.RETRY_WAIT)
-
-
-def one_package_each(components: Components, videos: list[str]) -> bool:
-    """Each video's objects are its source and its published package, nothing else: what a
-    killed worker was uploading is gone (the winner's tidy-up, or the sweep of unowned
-    attempts)."""
-    for video_id in videos:
-        video = components.videos_repo.get_video(video_id)
-        assert video.package is not None
-        keys = components.storage.list_keys(f"videos/{video_id}/")
-        outside = [k for k in keys if not k.startswith(video.package["prefix"])]
-        if outside != [video.source_key] or video.package["master"] not in keys:
-            return False
-    return True
