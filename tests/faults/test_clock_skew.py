@@ -21,8 +21,9 @@ from tests.conftest import FakeClock
 from tests.support.cli import cli_env, log_events, wait_for
 from tests.support.factories import queue_jobs
 from tests.support.skew import run_skewed, skewed_process
-from vodforge.db.clock import Clock, DatabaseClock, database_clock, postgres_offset
+from vodforge.db.clock import DatabaseClock, database_clock, postgres_offset
 from vodforge.db.engine import make_engine
+from vodforge.domain.clock import Clock
 from vodforge.domain.states import TERMINAL_JOB_STATES, JobState
 from vodforge.jobs.repository import Failure, JobRepository
 

@@ -30,12 +30,12 @@ class AuthFailureLimit:
         self.limit = limit
         self.window_s = window_s
         self._item = RateLimitItemPerSecond(limit, window_s) if limit > 0 else None
-        self._limiter = MovingWindowRateLimiter(MemoryStorage()) if limit > 0 else None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def check(self, client: str) -> None:
         """RateLimited while `client` has used up its failures, with the seconds until the
         oldest of them leaves the window."""
-        if self._item is None or self._limiter is None:
+        if self._item is None:
             return
         if self._limiter.test(self._item, client):
             return
@@ -49,7 +49,7 @@ class AuthFailureLimit:
 
     def failed(self, client: str) -> None:
         """Count one wrong key or token from `client`."""
-        if self._item is None or self._limiter is None:
+        if self._item is None:
             return
         self._limiter.hit(self._item, client)
         if not self._limiter.test(self._item, client):

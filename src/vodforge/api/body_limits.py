@@ -26,9 +26,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger(__name__)
+from vodforge.api.errors import CLOSE
 
-CLOSE = {"Connection": "close"}
+log = logging.getLogger(__name__)
 
 
 class BodyTimeout(HTTPException):

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # What a 503 tells the client to wait: a database or storage outage that may well pass.
 RETRY_UNAVAILABLE = {"Retry-After": "5"}
+# An error answered before the body was read whole: closing the connection stops a client that
+# is still sending, where keeping it alive would mean reading the rest for nothing.
+CLOSE = {"Connection": "close"}
 
 STATUS_CODES = {
     400: ErrorCode.INVALID_REQUEST,

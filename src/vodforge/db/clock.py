@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, text
 
+from vodforge.domain.clock import Clock
 from vodforge.logs import Event, log_event
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 # Given this process's clock, how many seconds the server's clock is ahead of it.
 MeasureOffset = Callable[[Clock], float]
 

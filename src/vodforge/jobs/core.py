@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 from vodforge.db.access import reading, writing
 from vodforge.db.tables import job_events, jobs, videos
 from vodforge.db.wakeup import CHANNEL, Wakeup
+from vodforge.domain.clock import Clock
 from vodforge.domain.states import (
     TERMINAL_JOB_STATES,
     JobState,
@@ -23,8 +23,6 @@ from vodforge.domain.states import (
 from vodforge.errors import NotFound
 from vodforge.jobs.records import Backlog, JobEvent, JobRecord, job_event_from_row
 from vodforge.jobs.sql import query
-
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, update
 
 from vodforge.db.tables import videos
+from vodforge.domain.clock import Clock
 from vodforge.domain.states import (
     JobKind,
     JobState,
     VideoStatus,
 )
 from vodforge.errors import Conflict, ErrorCode
-from vodforge.jobs.core import Clock, Failure
+from vodforge.jobs.core import Failure
 from vodforge.jobs.maintenance import MaintenanceTransitions
 from vodforge.jobs.records import (
     ClaimedJob,

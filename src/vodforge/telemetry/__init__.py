@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from vodforge.domain.clock import Clock
 from vodforge.errors import ConfigError
-from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, STAGES, Clock, Telemetry
+from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, STAGES, Telemetry
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from vodforge.domain.clock import Clock
+
 logger = logging.getLogger(__name__)
 
 PROGRESS_TTL_S = 3600.0  # SPEC §5: progress is kept for an hour after its last update
@@ -32,7 +34,6 @@ WARN_INTERVAL_S = 30.0
 SLOW_FAILURE_S = 0.5
 SKIP_AFTER_SLOW_FAILURE_S = 5.0
 
-Clock = Callable[[], float]
 T = TypeVar("T")
 
 

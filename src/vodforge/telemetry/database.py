@@ -9,8 +9,9 @@ from sqlalchemy import Engine, and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vodforge.db.tables import video_progress
+from vodforge.domain.clock import Clock
 from vodforge.errors import ConfigError
-from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, Clock, Telemetry
+from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, Telemetry
 
 _NO_PROGRESS = "null"  # payload of a row that so far holds only a heartbeat
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, Clock, Telemetry
+from vodforge.domain.clock import Clock
+from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, Telemetry
 
 
 class MemoryTelemetry(Telemetry):

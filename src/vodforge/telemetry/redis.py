@@ -9,7 +9,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, Clock, Telemetry
+from vodforge.domain.clock import Clock
+from vodforge.telemetry.base import HEARTBEAT_TTL_S, PROGRESS_TTL_S, Telemetry
 
 
 def progress_key(tenant_id: str, video_id: str) -> str:

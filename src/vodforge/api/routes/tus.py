@@ -18,14 +18,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from vodforge.api.body_limits import BodyTimeout
 from vodforge.api.deps import ComponentsDep, TenantDep
-from vodforge.api.errors import error_response
+from vodforge.api.errors import CLOSE, error_response
 from vodforge.api.schemas import ErrorOut
 from vodforge.errors import ErrorCode, InvalidRequest, VodforgeError
 from vodforge.uploads.multipart import Batches, UnsupportedMediaType
 from vodforge.uploads.tus import TUS_EXTENSIONS, TUS_VERSION, TusUpload, header_number
 
 PATCH_CONTENT_TYPE = "application/offset+octet-stream"
-CLOSE = {"Connection": "close"}
 VIDEO_ID_HEADER = "Vodforge-Video-Id"
 
 

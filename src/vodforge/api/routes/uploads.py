@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from vodforge.api.deps import ComponentsDep, TenantDep
-from vodforge.api.errors import error_response
+from vodforge.api.errors import CLOSE, error_response
 from vodforge.api.schemas import ERROR_RESPONSES, ErrorOut, VideoOut
 from vodforge.errors import InvalidRequest, PayloadTooLarge, VodforgeError
 from vodforge.uploads.multipart import (
@@ -28,7 +28,6 @@ router = APIRouter(tags=["uploads"], responses=ERROR_RESPONSES)
 
 # S3 takes at most 5 GB in one PUT; larger files would need multipart part URLs (not offered).
 MAX_SINGLE_PUT_BYTES = 5 * 1000**3
-CLOSE = {"Connection": "close"}
 
 MULTIPART_BODY: dict[str, Any] = {
     "requestBody": {
