@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from vodforge.db.clock import SKEW_WORTH_LOGGING_S, postgres_offset
 from vodforge.db.engine import make_engine
 from vodforge.db.migrate import HEAD_REVISION, current_revision
 from vodforge.operations.checks import Check, DoctorReport, first_line
@@ -38,8 +39,11 @@ class DoctorConfig:
 
 
 def run_doctor(config: DoctorConfig) -> DoctorReport:
-    checks = [
-        check_database(config.database_url),
+    database = check_database(config.database_url)
+    checks = [database]
+    if database.ok and not config.database_url.startswith("sqlite"):
+        checks.append(check_clock(config.database_url))
+    checks += [
         check_ffmpeg(config.ffmpeg_override),
         check_storage(config.storage_url, config.s3_endpoint_url),
     ]
@@ -105,6 +109,39 @@ def check_database(database_url: str) -> Check:
             "database server is running and reachable from here",
         )
     return _schema_check(name, shown, revision, embedded=database_url.startswith("sqlite"))
+
+
+def check_clock(database_url: str) -> Check:
+    """How far this machine's clock is from the database server's. Leases follow the server's
+    (`vodforge.db.clock`), so a difference breaks no job; what this machine stamps on its own
+    clock does drift with it: log times, webhook signatures, playback expiries."""
+    name = "clock"
+    engine = make_engine(database_url, null_pool=True)
+    try:
+        offset_s = postgres_offset(engine)(time.time)
+    except Exception as exc:
+        return Check(
+            name,
+            False,
+            f"cannot read the database server's clock ({first_line(exc)})",
+            "run doctor again: the database answered the check above but not this one",
+        )
+    finally:
+        engine.dispose()
+    side = "behind" if offset_s > 0 else "ahead of"
+    detail = (
+        f"this machine's clock is {abs(offset_s):.3f} s {side} the database server's"
+        " (leases follow the server's)"
+    )
+    if abs(offset_s) < SKEW_WORTH_LOGGING_S:
+        return Check(name, True, detail)
+    return Check(
+        name,
+        True,
+        detail,
+        "synchronise this machine's clock (NTP, e.g. chrony) and the database server's: log"
+        " times, webhook signatures and playback expiries made here are off by as much",
+    )
 
 
 def _schema_check(name: str, shown: str, revision: str | None, *, embedded: bool) -> Check:

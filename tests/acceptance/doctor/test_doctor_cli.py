@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from tests.support.cli import REPO_ROOT, cli_env, run_cli
 from tests.support.databases import PostgresDatabases, fresh_database, require_service
+from tests.support.skew import run_skewed
 from vodforge.db.engine import make_engine
 from vodforge.db.migrate import HEAD_REVISION
 from vodforge.operations.ffmpeg_check import bundled_ffmpeg
@@ -146,6 +147,38 @@ def test_postgresql_schema_behind_and_redis_down(
     assert f"schema at 0002, behind {HEAD_REVISION}" in checks["database"]["detail"]
     assert "vodforge db upgrade" in checks["database"]["fix"]
     assert "VODFORGE_REDIS_URL" in checks["redis"]["fix"]
+
+
+def test_the_clock_check_shows_how_far_this_machine_is_from_the_database(
+    pg_databases: PostgresDatabases | None, tmp_path: Path
+) -> None:
+    """PostgreSQL only: on time, the check passes quietly; 5 s ahead (a shifted wall clock), it
+    passes with advice, since leases follow the server's clock but this machine's stamps do not."""
+    require_service("PostgreSQL", pg_databases is not None)
+    with fresh_database("postgresql", pg_databases, None, tmp_path) as url:  # type: ignore[arg-type]
+        env = cli_env(url, tmp_path / "data")
+        code, report = doctor(env)
+        skewed = run_skewed(5, ["doctor", "--json"], env)
+    assert code == 0, report
+    assert [c["name"] for c in report["checks"]][:2] == ["database", "clock"]
+    on_time = by_name(report)["clock"]
+    assert on_time["ok"] is True and on_time["fix"] is None, on_time
+    measured = re.search(r"is (\d+\.\d+) s (behind|ahead of) the database", on_time["detail"])
+    assert measured and float(measured[1]) < 1.0, on_time["detail"]
+
+    assert skewed.returncode == 0, skewed.stderr
+    clock = by_name(json.loads(skewed.stdout))["clock"]
+    measured = re.search(r"is (\d+\.\d+) s ahead of the database", clock["detail"])
+    assert measured and 4.0 < float(measured[1]) < 6.0, clock["detail"]
+    assert clock["ok"] is True and "NTP" in clock["fix"], clock
+
+
+def test_an_unreachable_database_has_no_clock_check(tmp_path: Path) -> None:
+    env = cli_env("postgresql+psycopg://postgres@127.0.0.1:1/none", tmp_path / "data")
+    code, report = doctor(env)
+    assert code == 1
+    names = [c["name"] for c in report["checks"]]
+    assert "database" in names and "clock" not in names
 
 
 def set_revision(database_url: str, revision: str) -> None:
