@@ -47,7 +47,7 @@ def test_healthy_batch_deployment_passes(deployment: BatchDeployment) -> None:
     code, report = doctor(deployment)
     assert code == 0, report
     names = [check["name"] for check in report["checks"]]
-    assert names[:3] == ["database", "ffmpeg", "storage"]
+    assert names[:4] == ["database", "clock", "ffmpeg", "storage"]
     assert names[-6:] == ["executor", *BATCH_CHECKS]
     checks = by_name(report)
     assert deployment.endpoint in checks["batch.api"]["detail"]
