@@ -50,6 +50,15 @@ def check(rows: list[Row], text: str) -> None:
         for r in rows
         if r.injection.count == 0
     ]
+    # A full scratch disk is named for what it is, never a bug (INTERNAL_ERROR) or a bad
+    # package (OUTPUT_INVALID): an operator must see at once that a disk needs room.
+    problems += [
+        f"{r.fault.name}: an attempt retried as {why}"
+        for r in rows
+        if r.fault.name == "scratch-full"
+        for why in r.outcome.retried
+        if why in ("INTERNAL_ERROR", "OUTPUT_INVALID")
+    ]
     # The API answers every request during every fault (503 while its database is down, never
     # a 500, a reset or a timeout): table.findings lists each one it did not.
     assert not problems, "\n".join(problems) + "\n\n" + text

@@ -5,6 +5,7 @@ Classification (what the job engine does next depends on it):
   stop requested (even if ffmpeg then exited 0)  -> StopRequested
   wall-clock limit reached                         -> TranscodeFailed(TRANSCODE_TIMEOUT), retryable
   killed by a signal, out of memory, other exits   -> TranscodeFailed(TRANSCODE_FAILED), retryable
+  stderr says a write found the disk full (any exit) -> TranscodeFailed(DISK_FULL), retryable
   exit != 0 and stderr says the input is bad       -> SourceUndecodable(INVALID_INPUT), permanent
   exit 0                                           -> validate_package (OUTPUT_INVALID, retryable)
 """
@@ -38,6 +39,8 @@ _BAD_INPUT_MARKERS = (
     "Truncating packet",
 )
 _OUT_OF_MEMORY_MARKERS = ("Cannot allocate memory", "out of memory", "std::bad_alloc")
+# strerror(ENOSPC) and strerror(EDQUOT), as ffmpeg prints them after a failed write.
+_DISK_FULL_MARKERS = ("No space left on device", "Disk quota exceeded")
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,19 @@ def classify_result(result: ChildResult, stop: StopToken | None, what: str) -> N
         raise TranscodeFailed(
             f"{what}: ffmpeg killed by signal {result.killed_by_signal}", failure=failure
         )
-    if result.returncode == 0:
-        return
     stderr = result.stderr_tail
     last = _last_line(stderr)
+    if any(marker in stderr for marker in _DISK_FULL_MARKERS):
+        # Even after exit 0: the HLS muxer can log a failed segment write and carry on, and
+        # its package would only fail validation, as OUTPUT_INVALID, hiding why. Before the
+        # bad-input markers, since a failed write can also print "Error while ...".
+        raise TranscodeFailed(
+            f"{what}: no space left on the scratch disk: {last}",
+            code=ErrorCode.DISK_FULL,
+            failure=failure,
+        )
+    if result.returncode == 0:
+        return
     if any(marker in stderr for marker in _OUT_OF_MEMORY_MARKERS):
         raise TranscodeFailed(f"{what}: ffmpeg ran out of memory", failure=failure)
     if any(marker in stderr for marker in _BAD_INPUT_MARKERS):

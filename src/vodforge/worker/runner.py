@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import time
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobKind, JobState
-from vodforge.errors import ErrorCode, StopRequested, VodforgeError
+from vodforge.errors import ErrorCode, RetryableError, StopRequested, VodforgeError
 from vodforge.jobs.records import ClaimedJob
 from vodforge.jobs.repository import Failure, JobRepository
 from vodforge.logs import Event, log_event
@@ -26,6 +27,9 @@ from vodforge.worker.scratch import scratch_dir
 log = logging.getLogger(__name__)
 
 RECORD_RETRY_S = 1.0  # between attempts to record an outcome while the database is away
+# Below this much free scratch space, an invalid output is blamed on the disk: ffmpeg's HLS
+# muxer can leave an empty playlist on a full disk without a word, and exit 0.
+LOW_SCRATCH_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,33 @@ class Outcome:
 def failure_from(exc: BaseException) -> Failure:
     if isinstance(exc, VodforgeError):
         return Failure(exc.code.value, exc.message, retryable=exc.retryable)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        # Another attempt (later, or on a worker with room) may well succeed; named apart
+        # from INTERNAL_ERROR so an operator sees at once that a disk needs room.
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return Failure(ErrorCode.DISK_FULL.value, f"no space left on device{where}", retryable=True)
     # An unexpected bug may be transient (a full disk, a flaky mount): retry it, bounded.
     return Failure(ErrorCode.INTERNAL_ERROR.value, f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+def free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
+
+
+def blame_a_full_disk(exc: Exception, scratch: Path) -> Exception:
+    """OUTPUT_INVALID becomes DISK_FULL when the scratch disk is (nearly) full, looked at
+    before the attempt's own files are removed and give their space back."""
+    if not (isinstance(exc, VodforgeError) and exc.code is ErrorCode.OUTPUT_INVALID):
+        return exc
+    try:
+        free = free_bytes(scratch)
+    except OSError:
+        return exc
+    if free >= LOW_SCRATCH_BYTES:
+        return exc
+    return RetryableError(
+        f"{exc.message} ({free // 1024} KiB free on the scratch disk)", code=ErrorCode.DISK_FULL
+    )
 
 
 class JobRunner:
@@ -101,7 +130,7 @@ class JobRunner:
         except StopRequested:
             pass
         except Exception as exc:
-            error = exc
+            error = blame_a_full_disk(exc, scratch)
             if not isinstance(exc, VodforgeError):
                 log.exception("job %s raised an unexpected error", job.id)
         finally:

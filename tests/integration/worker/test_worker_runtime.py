@@ -3,11 +3,14 @@ graceful shutdown releases, and wake-ups reach an idle worker without polling.""
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, update
 
 from tests.support.factories import queue_jobs
@@ -15,11 +18,12 @@ from tests.support.procs import pid_alive
 from vodforge.db.tables import jobs
 from vodforge.domain.retry import RetryPolicy
 from vodforge.domain.states import JobState, VideoStatus
-from vodforge.errors import InputRejected, RetryableError
+from vodforge.errors import ErrorCode, InputRejected, RetryableError
 from vodforge.jobs.repository import JobRepository
 from vodforge.pipeline.context import JobContext, WorkResult
 from vodforge.process import StopToken, run_child
 from vodforge.videos.repository import VideoRepository
+from vodforge.worker import runner as runner_module
 from vodforge.worker.runner import JobRunner
 from vodforge.worker.runtime import Worker
 
@@ -131,22 +135,67 @@ def test_lost_lease_stops_the_child_and_writes_nothing(engine: Engine, tmp_path:
 
 def test_failures_are_classified(engine: Engine, videos: VideoRepository, tmp_path: Path) -> None:
     repo = real_repo(engine)
-    queue_jobs(repo, "acme", 2)
 
     def rejects(ctx: JobContext) -> WorkResult:
         raise InputRejected("not a video")
 
     def crashes(ctx: JobContext) -> WorkResult:
-        raise RuntimeError("disk full")
+        raise RuntimeError("a bug")
 
-    for work, expected in ((rejects, JobState.FAILED), (crashes, JobState.RETRY_WAIT)):
+    def fills_the_disk(ctx: JobContext) -> WorkResult:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/scratch/job/source.mp4")
+
+    cases = (
+        (rejects, JobState.FAILED, "INVALID_INPUT"),
+        (crashes, JobState.RETRY_WAIT, "INTERNAL_ERROR"),
+        (fills_the_disk, JobState.RETRY_WAIT, "DISK_FULL"),
+    )
+    queue_jobs(repo, "acme", len(cases))
+    for work, expected, code in cases:
         job = repo.claim_job("w")
         assert job is not None
         outcome = make_runner(repo, work, tmp_path).run(job, StopToken())
         assert outcome.state is expected
+        assert outcome.failure is not None and outcome.failure.code == code, outcome
         assert repo.get_job(job.id).attempt_count == 1
+    assert outcome.failure.message == "no space left on device writing /scratch/job/source.mp4"
     failed = [v for v in videos.list_videos() if v.status is VideoStatus.FAILED]
     assert [v.error_code for v in failed] == ["INVALID_INPUT"]
+
+
+def test_an_invalid_output_on_a_full_scratch_disk_is_disk_full(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ffmpeg can leave an empty playlist on a full disk and exit 0: the validator's
+    OUTPUT_INVALID is then named for its cause, judged before the scratch is removed."""
+    repo = real_repo(engine)
+    queue_jobs(repo, "acme", 2)
+    seen: list[Path] = []
+
+    def invalid(ctx: JobContext) -> WorkResult:
+        (ctx.scratch_dir / "master.m3u8").write_bytes(b"")
+        raise RetryableError("output invalid: master.m3u8: empty", code=ErrorCode.OUTPUT_INVALID)
+
+    free_now = [64 * 1024, 1 << 30]
+
+    def free(path: Path) -> int:
+        seen.append(path)
+        assert path.exists(), "judged after the attempt's files were removed"
+        return free_now.pop(0)
+
+    monkeypatch.setattr(runner_module, "free_bytes", free)
+    codes = []
+    for _ in range(2):
+        job = repo.claim_job("w")
+        assert job is not None
+        outcome = make_runner(repo, invalid, tmp_path).run(job, StopToken())
+        assert outcome.state is JobState.RETRY_WAIT and outcome.failure is not None
+        codes.append((outcome.failure.code, outcome.failure.message))
+    assert codes == [
+        ("DISK_FULL", "output invalid: master.m3u8: empty (64 KiB free on the scratch disk)"),
+        ("OUTPUT_INVALID", "output invalid: master.m3u8: empty"),
+    ]
+    assert len(seen) == 2
 
 
 def test_worker_wakes_on_new_job_and_shuts_down_gracefully(engine: Engine, tmp_path: Path) -> None:

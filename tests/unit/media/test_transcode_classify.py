@@ -81,3 +81,20 @@ def test_bad_input_is_permanent_and_keeps_details() -> None:
 def test_timeout_budget_scales_with_duration() -> None:
     assert transcode_timeout_s(3.0) == 120.0
     assert transcode_timeout_s(3600.0) == 36000.0
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "[hls @ 0x5581] Failed to open file 'v0/seg_003.m4s'\n"
+        "av_interleaved_write_frame(): No space left on device\nError while writing",
+        "Error writing trailer of v0/index.m3u8: Disk quota exceeded",
+    ],
+)
+@pytest.mark.parametrize("returncode", [1, 0])
+def test_a_full_disk_is_retryable_and_named(stderr: str, returncode: int) -> None:
+    """Named even when ffmpeg exits 0: the HLS muxer logs a failed segment write and goes on."""
+    with pytest.raises(TranscodeFailed) as caught:
+        classify_result(result(returncode=returncode, stderr_tail=stderr), None, "transcode")
+    assert caught.value.code is ErrorCode.DISK_FULL and caught.value.retryable
+    assert "no space left on the scratch disk" in caught.value.message
