@@ -310,6 +310,36 @@ def test_held_requests_time_out_and_are_retried(
     delete_all(started)
 
 
+@pytest.mark.slow
+def test_a_fault_that_outlasts_every_attempt_fails_the_video_and_a_retry_recovers_it(
+    run: Callable[..., Run], clips: dict[str, Path]
+) -> None:
+    """Every segment PUT reset, for as long as the job has attempts: the video ends FAILED,
+    ATTEMPTS_EXHAUSTED naming STORAGE_ERROR (never stuck), with nothing of any attempt left
+    beside its source; once storage answers again, `vodforge retry` makes it READY."""
+    started = run(VODFORGE_MAX_ATTEMPTS="3")
+    started.proxy.set_fault("reset", ops={"put"}, key_pattern=ATTEMPT_KEYS)
+    video_id = started.submit(clips["short"], "short")
+    wait_until(started.settled, SETTLE_S, f"the video settled (logs in {started.logs})")
+    video = started.components.videos_repo.get_video(video_id)
+    assert video.status is VideoStatus.FAILED, video
+    assert video.error_code == "ATTEMPTS_EXHAUSTED", video.error_code
+    assert "STORAGE_ERROR" in (video.error_message or ""), video.error_message
+    assert started.proxy.counts["reset"] > 0
+    source = f"{ROOT}/{video.source_key}"
+    wait_until(
+        lambda: started.objects(f"videos/{video_id}/") == [source],
+        30,
+        "nothing but the source left",
+    )
+
+    started.proxy.clear()
+    result = run_cli(["retry", video_id], started.env)
+    assert result.returncode == 0, result.stderr
+    assert_clean_outcome(started, expect_ready=True)
+    delete_all(started)
+
+
 def test_a_delete_that_meets_storage_faults_is_retried_to_an_empty_bucket(
     run: Callable[..., Run], clips: dict[str, Path]
 ) -> None:
