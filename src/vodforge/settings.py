@@ -52,6 +52,8 @@ class Settings:
     # second per body_min_rate bytes received (Apache mod_reqtimeout's `body=...,MinRate=...`;
     # a rate of 0 makes body_timeout_s a plain total). Past any of them the connection closes.
     header_timeout_s: float = 10.0
+    # A response the client reads none of for this long (its buffers full) is dropped.
+    response_idle_timeout_s: float = 60.0
     body_idle_timeout_s: float = 30.0
     body_timeout_s: float = 60.0
     body_min_rate: float = 1024.0
@@ -198,6 +200,7 @@ class Settings:
             playback_secret=get("PLAYBACK_SECRET"),
             upload_expiry_s=number("UPLOAD_EXPIRY_S", cls.upload_expiry_s),
             header_timeout_s=number("HEADER_TIMEOUT_S", cls.header_timeout_s),
+            response_idle_timeout_s=number("RESPONSE_IDLE_TIMEOUT_S", cls.response_idle_timeout_s),
             body_idle_timeout_s=number("BODY_IDLE_TIMEOUT_S", cls.body_idle_timeout_s),
             body_timeout_s=number("BODY_TIMEOUT_S", cls.body_timeout_s),
             body_min_rate=number("BODY_MIN_RATE", cls.body_min_rate, minimum=0),

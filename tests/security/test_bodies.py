@@ -68,6 +68,7 @@ def test_the_limits_are_settings_with_sensible_defaults() -> None:
     base = {"VODFORGE_DATA_DIR": "/tmp/x"}
     defaults = Settings.from_env(base)
     assert defaults.header_timeout_s == 10
+    assert defaults.response_idle_timeout_s == 60
     assert defaults.body_idle_timeout_s == 30
     assert defaults.body_timeout_s == 60
     assert defaults.body_min_rate == 1024

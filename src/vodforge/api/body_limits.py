@@ -4,7 +4,7 @@ off with 408), so a slow or endless client cannot hold a connection and a worker
 
 uvicorn bounds neither: its only timer is keep-alive, between requests, and a body is read for
 as long as bytes keep coming (or for ever, when they stop). The request line and headers are
-bounded in `header_deadline.py`, before any ASGI code runs.
+bounded in `deadlines.py`, before any ASGI code runs.
 
 Refusals are raised from `receive` as Starlette HTTPExceptions: FastAPI's own body reading
 turns any other exception into a 400, so these are the ones that reach the error handler

@@ -15,7 +15,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from vodforge.api.app import create_app
-from vodforge.api.header_deadline import with_header_deadline
+from vodforge.api.deadlines import with_deadlines
 from vodforge.bootstrap import Components
 from vodforge.cli.dashboard import prepare_dashboard, public_url_for
 from vodforge.cli.output import emit_line
@@ -56,9 +56,13 @@ def api_server(
         log_config=None,  # keep vodforge's log lines (JSON or text)
         access_log=False,
         # Slow clients: keep-alive bounds the wait between requests, this protocol the
-        # request line and headers (uvicorn has no such timeout), and the app's BodyGuard
-        # the body (VODFORGE_HEADER_TIMEOUT_S, VODFORGE_BODY_*).
-        http=with_header_deadline(components.settings.header_timeout_s),
+        # request line and headers and a response the client stops reading (uvicorn has
+        # neither timeout), and the app's BodyGuard the body (VODFORGE_HEADER_TIMEOUT_S,
+        # VODFORGE_RESPONSE_IDLE_TIMEOUT_S, VODFORGE_BODY_*).
+        http=with_deadlines(
+            components.settings.header_timeout_s,
+            components.settings.response_idle_timeout_s,
+        ),
         timeout_keep_alive=5,
         # Requests still running at shutdown get this long to finish.
         timeout_graceful_shutdown=10,

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP/1.1 protocol with a deadline on request headers (slowloris).
+"""uvicorn's HTTP/1.1 protocol with two deadlines it lacks: on request headers (slowloris),
+and on a response the client has stopped reading.
 
 uvicorn (0.54) has no request-header timeout: its one timer, keep-alive, runs only between
 requests and is cancelled by any byte that arrives, so a client that opens a connection and
@@ -12,6 +13,15 @@ request line and headers must all arrive within `timeout_s`, or the connection i
 Written against h11's protocol class, and the server is pinned to it (`http=`): uvicorn's
 "auto" would pick httptools if some other package installed it, and the deadline would then
 silently not apply. The body's pace is `body_limits.py`'s, once the app runs.
+
+The response side: once the socket's send buffer and the transport's own buffer are full,
+uvicorn waits for the client to read (flow control) with no limit, so a client that asks for a
+large file and never reads holds its connection, an open file and a request task for ever, and
+enough of them exhaust the process's file descriptors. So while writing is paused, a timer
+runs; each time the client reads enough for writing to resume, it stops. A response that stays
+paused for `response_idle_timeout_s` is dropped: the connection is aborted (closing would wait
+to flush a buffer the client does not read), which ends the request's task. A client that
+reads slowly but keeps reading is never cut off, however long the file takes.
 """
 
 from __future__ import annotations
@@ -49,10 +59,11 @@ def timeout_response(timeout_s: float) -> bytes:
     return head.encode() + body
 
 
-class HeaderDeadlineProtocol(H11Protocol):
-    """One connection; `timeout_s` is set on the subclass `with_header_deadline` makes."""
+class DeadlineProtocol(H11Protocol):
+    """One connection; the timeouts are set on the subclass `with_deadlines` makes."""
 
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # request line and headers
+    response_idle_timeout_s: float = 60.0
 
     def __init__(
         self,
@@ -64,6 +75,7 @@ class HeaderDeadlineProtocol(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self.header_timer: asyncio.TimerHandle | None = None
         self.request_begun = False  # some bytes of the awaited request have arrived
+        self.stall_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -90,7 +102,33 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._writable()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.stall_timer is None:
+            self.stall_timer = self.loop.call_later(self.response_idle_timeout_s, self._stalled)
+
+    def resume_writing(self) -> None:
+        self._writable()
+        super().resume_writing()
+
+    def _writable(self) -> None:
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+
+    def _stalled(self) -> None:
+        self.stall_timer = None
+        if self.transport.is_closing():
+            return
+        log.warning(
+            "client %s read nothing of its response for %g s: dropping the connection",
+            self.client[0] if self.client else "?",
+            self.response_idle_timeout_s,
+        )
+        self.transport.abort()
 
     def _arm(self) -> None:
         self._disarm()
@@ -117,6 +155,9 @@ class HeaderDeadlineProtocol(H11Protocol):
         self.transport.close()
 
 
-def with_header_deadline(timeout_s: float) -> type[HeaderDeadlineProtocol]:
-    """The protocol class to pass uvicorn as `http=`, with this deadline."""
-    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"timeout_s": timeout_s})
+def with_deadlines(
+    header_timeout_s: float, response_idle_timeout_s: float
+) -> type[DeadlineProtocol]:
+    """The protocol class to pass uvicorn as `http=`, with these deadlines."""
+    limits = {"timeout_s": header_timeout_s, "response_idle_timeout_s": response_idle_timeout_s}
+    return type("DeadlineProtocol", (DeadlineProtocol,), limits)
