@@ -8,9 +8,13 @@ written to `--fault-table`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.faults.harness.s3faults import StorageFaultProxy, storage_fault_proxy
+from tests.support.s3server import aws_test_env, moto_server, new_bucket_name, s3_client
 
 HERE = Path(__file__).parent
 
@@ -24,3 +28,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def soak_minutes(request: pytest.FixtureRequest) -> float:
     return float(request.config.getoption("--soak-minutes"))
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server of the module's own (the fault rig starts its own)."""
+    with aws_test_env(), moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> str:
+    name = new_bucket_name()
+    s3_client(s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def proxy(s3_endpoint: str) -> Iterator[StorageFaultProxy]:
+    """The storage fault proxy in front of the module's S3 server, passing everything through
+    until a test sets a fault."""
+    with aws_test_env(), storage_fault_proxy(s3_endpoint) as running:
+        yield running

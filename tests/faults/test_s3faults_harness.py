@@ -4,7 +4,6 @@ stands for, filters pick the requests, and clear() restores pass-through."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3.session
@@ -12,30 +11,10 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from tests.faults.harness.s3faults import StorageFaultProxy, classify, storage_fault_proxy
-from tests.support.s3server import aws_test_env, moto_server, new_bucket_name, s3_client
+from tests.faults.harness.s3faults import StorageFaultProxy, classify
 
 # What a reset or refused connection raises in botocore (vodforge maps both to retryable).
 NETWORK = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with aws_test_env(), moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str) -> str:
-    name = new_bucket_name()
-    s3_client(s3_endpoint).create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture
-def proxy(s3_endpoint: str) -> Iterator[StorageFaultProxy]:
-    with aws_test_env(), storage_fault_proxy(s3_endpoint) as running:
-        yield running
 
 
 def client(url: str, read_timeout: float = 5.0) -> Any:

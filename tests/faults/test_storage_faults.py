@@ -27,7 +27,6 @@ from tests.support.clips import make_clip
 from tests.support.s3server import (
     AWS_TEST_ENV,
     aws_test_env,
-    moto_server,
     new_bucket_name,
     s3_client,
 )
@@ -42,12 +41,6 @@ ROOT = "faults"
 WORKERS = 2
 SETTLE_S = 150.0
 ATTEMPT_KEYS = r"/attempts/"  # what workers write; the sources are put before any fault
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with aws_test_env(), moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.faults.harness.s3faults import StorageFaultProxy, storage_fault_proxy
-from tests.support.s3server import aws_test_env, moto_server, new_bucket_name, s3_client
+from tests.faults.harness.s3faults import StorageFaultProxy
+from tests.support.s3server import s3_client
 from vodforge.errors import ErrorCode, VodforgeError
 from vodforge.storage.s3 import MIB, S3Storage
 
@@ -30,29 +29,10 @@ PREFIX = "multipart"
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with aws_test_env(), moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def proxy(s3_endpoint: str) -> Iterator[StorageFaultProxy]:
-    with aws_test_env(), storage_fault_proxy(s3_endpoint) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("multipart") / "source.mp4"
     path.write_bytes(os.urandom(SIZE))
     return path
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str) -> str:
-    name = new_bucket_name()
-    s3_client(s3_endpoint).create_bucket(Bucket=name)
-    return name
 
 
 def storage_through(proxy: StorageFaultProxy, bucket: str) -> S3Storage:
