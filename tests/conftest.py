@@ -1,4 +1,5 @@
-"""Fixtures shared by every tier: throwaway databases on SQLite and PostgreSQL, a fake clock."""
+"""Fixtures shared by every tier: throwaway databases on SQLite and PostgreSQL, a fake clock,
+and, for a folder that defines `components`, an in-process API client and two tenants."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.support.api import TenantKey, make_tenant, test_client
 from tests.support.databases import (
     PostgresDatabases,
     SqliteDatabases,
@@ -15,6 +18,7 @@ from tests.support.databases import (
     pg_reachable,
     require_service,
 )
+from vodforge.bootstrap import Components
 from vodforge.db.engine import make_engine
 from vodforge.jobs.repository import JobRepository
 from vodforge.videos.repository import VideoRepository
@@ -111,3 +115,23 @@ def repo(engine: Engine, clock: FakeClock) -> JobRepository:
 def videos(engine: Engine, clock: FakeClock) -> VideoRepository:
     """Video reads (and the writes no job transition owns) on the same database and clock."""
     return VideoRepository(engine, clock=clock)
+
+
+# The API fixtures: each folder (or module) that uses them defines `components`, the API's
+# settings being its own. alice owns things; bob tries to reach them.
+
+
+@pytest.fixture
+def client(components: Components) -> Iterator[TestClient]:
+    with test_client(components) as client:
+        yield client
+
+
+@pytest.fixture
+def alice(components: Components) -> TenantKey:
+    return make_tenant(components, "alice")
+
+
+@pytest.fixture
+def bob(components: Components) -> TenantKey:
+    return make_tenant(components, "bob")

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.support.api import TenantKey, api_components, api_settings, make_tenant, test_client
+from tests.support.api import api_components, api_settings
 from tests.support.dns import StubDns
 from vodforge.bootstrap import Components
 
@@ -47,19 +46,3 @@ def components(
         components.webhooks.resolve = dns
         components.webhook_delivery.deliverer.resolve = dns
         yield components
-
-
-@pytest.fixture
-def client(components: Components) -> Iterator[TestClient]:
-    with test_client(components) as client:
-        yield client
-
-
-@pytest.fixture
-def alice(components: Components) -> TenantKey:
-    return make_tenant(components, "alice")
-
-
-@pytest.fixture
-def bob(components: Components) -> TenantKey:
-    return make_tenant(components, "bob")

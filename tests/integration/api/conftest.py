@@ -1,5 +1,5 @@
-"""Fixtures for the HTTP API tests: components on the test's database, an in-process client,
-and two tenants (alice owns the videos, bob tries to reach them)."""
+"""Fixtures for the HTTP API tests: components on the test's database (the in-process client
+and the two tenants, alice and bob, are tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.support.api import TenantKey, api_components, api_settings, make_tenant, test_client
+from tests.support.api import api_components, api_settings
 from vodforge.bootstrap import Components
 
 
@@ -17,19 +16,3 @@ from vodforge.bootstrap import Components
 def components(database_url: str, tmp_path: Path) -> Iterator[Components]:
     with api_components(api_settings(database_url, tmp_path / "data")) as components:
         yield components
-
-
-@pytest.fixture
-def client(components: Components) -> Iterator[TestClient]:
-    with test_client(components) as client:
-        yield client
-
-
-@pytest.fixture
-def alice(components: Components) -> TenantKey:
-    return make_tenant(components, "alice")
-
-
-@pytest.fixture
-def bob(components: Components) -> TenantKey:
-    return make_tenant(components, "bob")

@@ -8,15 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.support.api import (
-    TenantKey,
     api_components,
     api_settings,
     live_server,
-    make_tenant,
-    test_client,
 )
 from tests.support.clips import make_clip
 from vodforge.api.app import create_app
@@ -46,26 +42,10 @@ def components(database_url: str, data_dir: Path) -> Iterator[Components]:
 
 
 @pytest.fixture
-def client(components: Components) -> Iterator[TestClient]:
-    with test_client(components) as client:
-        yield client
-
-
-@pytest.fixture
 def live(components: Components) -> Iterator[httpx.Client]:
     """An HTTP client on a real uvicorn server (real sockets, chunked bodies, disconnects)."""
     with live_server(create_app(components)) as base, httpx.Client(base_url=base, timeout=60) as c:
         yield c
-
-
-@pytest.fixture
-def alice(components: Components) -> TenantKey:
-    return make_tenant(components, "alice")
-
-
-@pytest.fixture
-def bob(components: Components) -> TenantKey:
-    return make_tenant(components, "bob")
 
 
 @pytest.fixture

@@ -35,16 +35,6 @@ def client(components: Components) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-def alice(components: Components) -> TenantKey:
-    return make_tenant(components, "alice")
-
-
-@pytest.fixture
-def bob(components: Components) -> TenantKey:
-    return make_tenant(components, "bob")
-
-
 def deliver(components: Components) -> int:
     return len(components.webhook_delivery.deliverer.deliver_due())
 
