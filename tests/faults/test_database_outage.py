@@ -104,12 +104,15 @@ def assert_api_unavailable_not_broken(seen: dict[str, Any]) -> None:
     # again alone or in the soak's 1,463 answers during its 60 s outages.
     window = poller.between(down_at + 1.0, up_at)
     assert window or up_at - down_at < 1, "nothing was asked while the database was down"
-    for _, path, status, code in window:
+    for sent, path, status, code in window:
         if path == "/healthz":
             assert status == 200
         else:
             expected = "UNAVAILABLE" if path.startswith("/v1") else "NOT_READY"
-            assert (status, code) == (503, expected), (path, status, code)
+            when = (
+                f"sent {sent - down_at:.2f} s after the stop, {up_at - sent:.2f} s before the start"
+            )
+            assert (status, code) == (503, expected), (path, status, code, when)
     # Back to normal once the database is: every route 200 again.
     tail = poller.between(back_at + 2, float("inf"))
     assert tail and all(status == 200 for _, _, status, _ in tail), tail[:5]

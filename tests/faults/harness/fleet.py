@@ -174,13 +174,18 @@ class Poller(threading.Thread):
         self.fleet = fleet
         self.paths = paths
         self.every = every
+        # (sent at, path, status or transport error, error code), and when each was answered.
         self.seen: list[tuple[float, str, int | str, str | None]] = []
+        self.answered_at: list[float] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             for path in self.paths:
-                self.seen.append((time.monotonic(), path, *self._ask(path)))
+                sent = time.monotonic()
+                status, code = self._ask(path)
+                self.seen.append((sent, path, status, code))
+                self.answered_at.append(time.monotonic())
             self._halt.wait(self.every)
 
     def _ask(self, path: str) -> tuple[int | str, str | None]:
@@ -203,7 +208,14 @@ class Poller(threading.Thread):
         self.join(timeout=30)
 
     def between(self, start: float, end: float) -> list[tuple[float, str, int | str, str | None]]:
-        return [seen for seen in self.seen if start <= seen[0] <= end]
+        """The answers to requests sent at or after `start` and answered by `end`. Answered,
+        not only sent: under load a request sent just before a fault ended can be served
+        after it has (a /readyz sent inside a database outage answered 200 in one CI run)."""
+        return [
+            seen
+            for seen, answered in zip(self.seen, self.answered_at, strict=True)
+            if start <= seen[0] and answered <= end
+        ]
 
 
 @dataclass(frozen=True)
