@@ -35,20 +35,16 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from vodforge.api.errors import error_body
 from vodforge.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
 
 def timeout_response(timeout_s: float) -> bytes:
-    body = json.dumps(
-        {
-            "error": {
-                "code": ErrorCode.REQUEST_TIMEOUT.value,
-                "message": f"the request headers did not arrive within {timeout_s:g} s",
-            }
-        }
-    ).encode()
+    # Written to the transport before any ASGI code runs, in the API's one error shape.
+    message = f"the request headers did not arrive within {timeout_s:g} s"
+    body = json.dumps(error_body(ErrorCode.REQUEST_TIMEOUT, message)).encode()
     head = (
         "HTTP/1.1 408 Request Timeout\r\n"
         "content-type: application/json\r\n"
